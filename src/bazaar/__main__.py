@@ -1,0 +1,5 @@
+import sys
+
+from bazaar.cli.main import main
+
+sys.exit(main())

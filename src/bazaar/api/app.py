@@ -1,0 +1,189 @@
+"""The Starlette application: thin handlers that parse, call the store, and render."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from bazaar.api.errors import (
+    REJECTED_TRADE_STATUS,
+    BodyTooLarge,
+    error_body,
+    from_validation_error,
+    status_for,
+)
+from bazaar.api.openapi import SWAGGER_HTML, openapi_document
+from bazaar.api.schemas import (
+    MAX_ID,
+    PlayerIn,
+    TradeIn,
+    player_view,
+    trade_record_view,
+    trade_result_view,
+)
+from bazaar.domain.errors import BazaarError, InvalidRequest
+from bazaar.domain.model import NewPlayer, check_username, resolve_class
+from bazaar.domain.trading import Accepted
+from bazaar.store.base import Idempotency, Store
+
+log = logging.getLogger("bazaar.api")
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_IDEMPOTENCY_KEY = 255
+
+
+class JSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def _error(error: BazaarError) -> JSON:
+    status = status_for(error)
+    headers = {}
+    retry_after = getattr(error, "retry_after", None)
+    if status == 503 and retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return JSON(error_body(error), status_code=status, headers=headers)
+
+
+async def _body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise BodyTooLarge(f"request body over {MAX_BODY_BYTES} bytes", field="body")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise BodyTooLarge(f"request body over {MAX_BODY_BYTES} bytes", field="body")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _idempotency(request: Request, scope: str, body: dict[str, Any]) -> Idempotency | None:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not key.isprintable() or not key.isascii():
+        raise InvalidRequest(
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters",
+            field="Idempotency-Key",
+        )
+    return Idempotency.for_request(scope, key, body)
+
+
+def _path_id(request: Request, name: str) -> int:
+    raw = request.path_params[name]
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
+        raise InvalidRequest(f"{name} must be an integer from 1 to {MAX_ID}", field=name)
+    return int(raw)
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _guarded(handler: Handler) -> Handler:
+    """Every error becomes a JSON answer from the one status table; never a bare 500."""
+
+    async def run(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except ValidationError as exc:
+            body, status = from_validation_error(exc)
+            return JSON(body, status_code=status)
+        except BazaarError as exc:
+            return _error(exc)
+        except Exception:
+            log.exception("unexpected error in %s %s", request.method, request.url.path)
+            return JSON(
+                {"reason": "internal_error", "detail": "unexpected server error"}, status_code=500
+            )
+
+    return run
+
+
+def create_app(store: Store, *, rng: random.Random | None = None) -> Starlette:
+    catalog = store.catalog
+    draw = rng or random.Random()
+
+    async def create_player(request: Request) -> Response:
+        raw = await _body(request)
+        parsed = PlayerIn.model_validate_json(raw or b"{}")
+        if parsed.username is not None:
+            check_username(parsed.username)
+        idem = _idempotency(request, "players", parsed.model_dump())
+        if parsed.player_class is None or parsed.player_class == "random":
+            pc = catalog.draw_class(draw)
+        else:
+            pc = resolve_class(catalog, parsed.player_class)
+        state = store.create_player(NewPlayer(pc.name, parsed.username), idem)
+        return JSON(player_view(catalog, state), status_code=201)
+
+    async def get_player(request: Request) -> Response:
+        state = store.get_player(_path_id(request, "player_id"))
+        return JSON(player_view(catalog, state))
+
+    async def create_trade(request: Request) -> Response:
+        parsed = TradeIn.model_validate_json(await _body(request))
+        idem = _idempotency(request, "trades", parsed.model_dump())
+        outcome = store.execute_trade(parsed.to_domain(), idem)
+        status = 200 if isinstance(outcome, Accepted) else REJECTED_TRADE_STATUS
+        return JSON(trade_result_view(catalog, outcome), status_code=status)
+
+    async def get_trade(request: Request) -> Response:
+        outcome = store.get_trade(_path_id(request, "trade_id"))
+        return JSON(trade_record_view(outcome))
+
+    async def get_catalog(request: Request) -> Response:
+        return JSON(catalog.to_document())
+
+    async def health(request: Request) -> Response:
+        store.ping()
+        return JSON(
+            {"status": "ok", "store": type(store).__name__, "outbox_head": store.outbox_head()}
+        )
+
+    async def openapi(request: Request) -> Response:
+        return JSON(openapi_document())
+
+    async def docs(request: Request) -> Response:
+        return HTMLResponse(SWAGGER_HTML)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        reason = {404: "no_such_route", 405: "method_not_allowed"}.get(exc.status_code, "http")
+        return JSON({"reason": reason, "detail": str(exc.detail)}, status_code=exc.status_code)
+
+    routes = [
+        Route("/players", _guarded(create_player), methods=["POST"]),
+        Route("/players/{player_id}", _guarded(get_player), methods=["GET"]),
+        Route("/trades", _guarded(create_trade), methods=["POST"]),
+        Route("/trades/{trade_id}", _guarded(get_trade), methods=["GET"]),
+        Route("/catalog", _guarded(get_catalog), methods=["GET"]),
+        Route("/health", _guarded(health), methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/docs", docs, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={HTTPException: not_found})
+    app.state.store = store
+    return app
+
+
+def app_from_environment() -> Starlette:
+    """uvicorn's factory for `bazaar serve --workers N`: each worker opens its own store."""
+    from bazaar.bootstrap import build_store
+    from bazaar.config import Settings
+
+    return create_app(build_store(Settings.from_environ()))

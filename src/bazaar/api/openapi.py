@@ -1,0 +1,184 @@
+"""The OpenAPI 3.1 description served at /openapi.json, built from the request models."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+
+from bazaar import __version__
+from bazaar.api.schemas import PlayerIn, TradeIn
+
+_ERROR = {
+    "type": "object",
+    "required": ["reason", "detail"],
+    "properties": {
+        "reason": {"type": "string", "description": "machine-readable cause"},
+        "detail": {"type": "string"},
+        "field": {"type": "string", "description": "the offending field, when there is one"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+_ITEM = {
+    "type": "object",
+    "properties": {
+        "item_id": {"type": "integer"},
+        "name": {"type": "string"},
+        "value": {"type": "integer"},
+        "quantity": {"type": "integer"},
+    },
+}
+_PLAYER = {
+    "type": "object",
+    "properties": {
+        "player_id": {"type": "integer"},
+        "username": {"type": "string"},
+        "player_class": {"type": "string"},
+        "gold": {"type": "integer"},
+        "capacity": {"type": "integer"},
+        "version": {"type": "integer"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "items": {"type": "array", "items": {"$ref": "#/components/schemas/HeldItem"}},
+    },
+}
+_TRADE_RESULT = {
+    "type": "object",
+    "properties": {
+        "trade_id": {"type": "integer"},
+        "status": {"enum": ["accepted", "rejected"]},
+        "executed_at": {"type": "string", "format": "date-time"},
+        "player_1": {"$ref": "#/components/schemas/Player"},
+        "player_2": {"$ref": "#/components/schemas/Player"},
+        "reason": {
+            "enum": [
+                "unknown_item",
+                "insufficient_items",
+                "insufficient_gold",
+                "capacity_exceeded",
+                "self_trade",
+                "empty_trade",
+            ]
+        },
+        "detail": {"type": "string"},
+    },
+}
+
+
+def _json(ref: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {
+        404: "unknown id",
+        413: "body over 64 KB",
+        422: "malformed input",
+        503: "store unavailable, retry after Retry-After seconds",
+    }
+    return {str(c): {"description": text[c], "content": _json("Error")} for c in codes}
+
+
+_IDEMPOTENCY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Retry-safe key: the same key and body execute once and answer the same.",
+    "schema": {"type": "string", "maxLength": 255},
+}
+
+
+def _id_param(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    _, defs = models_json_schema(
+        [(PlayerIn, "validation"), (TradeIn, "validation")],
+        ref_template="#/components/schemas/{model}",
+    )
+    schemas: dict[str, Any] = dict(defs.get("$defs", {}))
+    schemas.update(Error=_ERROR, HeldItem=_ITEM, Player=_PLAYER, TradeResult=_TRADE_RESULT)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "bazaar",
+            "version": __version__,
+            "description": "Trade engine for an online fantasy game. Every change is an event.",
+        },
+        "paths": {
+            "/players": {
+                "post": {
+                    "summary": "Create a player (class drawn by weight when absent or 'random')",
+                    "parameters": [_IDEMPOTENCY],
+                    "requestBody": {"content": _json("PlayerIn")},
+                    "responses": {
+                        "201": {"description": "created", "content": _json("Player")},
+                        **_errors(413, 422, 503),
+                    },
+                }
+            },
+            "/players/{player_id}": {
+                "get": {
+                    "summary": "A player's current state",
+                    "parameters": [_id_param("player_id")],
+                    "responses": {
+                        "200": {"description": "the player", "content": _json("Player")},
+                        **_errors(404, 422, 503),
+                    },
+                }
+            },
+            "/trades": {
+                "post": {
+                    "summary": "Execute a two-sided trade atomically",
+                    "parameters": [_IDEMPOTENCY],
+                    "requestBody": {"required": True, "content": _json("TradeIn")},
+                    "responses": {
+                        "200": {"description": "accepted", "content": _json("TradeResult")},
+                        "409": {
+                            "description": "rejected by a game rule (recorded)",
+                            "content": _json("TradeResult"),
+                        },
+                        **_errors(404, 413, 422, 503),
+                    },
+                }
+            },
+            "/trades/{trade_id}": {
+                "get": {
+                    "summary": "A recorded trade, accepted or rejected",
+                    "parameters": [_id_param("trade_id")],
+                    "responses": {"200": {"description": "the trade"}, **_errors(404, 422, 503)},
+                }
+            },
+            "/catalog": {
+                "get": {
+                    "summary": "Items and player classes",
+                    "responses": {"200": {"description": "the catalog"}},
+                }
+            },
+            "/health": {
+                "get": {
+                    "summary": "Liveness and store reachability",
+                    "responses": {"200": {"description": "ok"}, **_errors(503)},
+                }
+            },
+        },
+        "components": {"schemas": schemas},
+    }
+
+
+SWAGGER_HTML = """<!doctype html>
+<html><head><meta charset="utf-8"><title>bazaar API</title>
+<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css"></head>
+<body><div id="ui"></div>
+<script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script>
+<noscript>The machine-readable API description is at <a href="/openapi.json">/openapi.json</a>.
+</noscript></body></html>
+"""

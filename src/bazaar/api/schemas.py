@@ -1,0 +1,113 @@
+"""Request bodies as the API accepts them, and the JSON views it answers with.
+
+Requests are parsed strictly: unknown fields, wrong types (a string or a float for an
+integer, a bool for a number), out-of-range numbers are refused with the field's path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bazaar.domain.catalog import Catalog
+from bazaar.domain.model import USERNAME_MAX, ItemLine, PlayerState, TradeRequest, TradeSide
+from bazaar.domain.trading import Accepted, TradeOutcome
+
+MAX_ID = 2**63 - 1
+MAX_QUANTITY = 1_000_000_000
+MAX_GOLD = 10**15
+MAX_LINES = 100
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ItemLineIn(_Strict):
+    item_id: int = Field(ge=1, le=MAX_ID)
+    quantity: int = Field(ge=1, le=MAX_QUANTITY)
+
+
+class TradeSideIn(_Strict):
+    player_id: int = Field(ge=1, le=MAX_ID)
+    items: list[ItemLineIn] = Field(default_factory=list, max_length=MAX_LINES)
+    gold: int = Field(default=0, ge=0, le=MAX_GOLD)
+
+    def to_domain(self) -> TradeSide:
+        return TradeSide(
+            player_id=self.player_id,
+            items=tuple(ItemLine(i.item_id, i.quantity) for i in self.items),
+            gold=self.gold,
+        )
+
+
+class TradeIn(_Strict):
+    player_1: TradeSideIn
+    player_2: TradeSideIn
+
+    def to_domain(self) -> TradeRequest:
+        return TradeRequest(self.player_1.to_domain(), self.player_2.to_domain())
+
+
+class PlayerIn(_Strict):
+    username: str | None = Field(default=None, max_length=USERNAME_MAX * 4)
+    player_class: str | None = Field(default=None, max_length=64)
+
+
+def player_view(catalog: Catalog, state: PlayerState) -> dict[str, Any]:
+    items = []
+    for item_id, quantity in sorted(state.items.items()):
+        item = catalog.item(item_id)
+        items.append(
+            {
+                "item_id": item_id,
+                "name": item.name if item else None,
+                "value": item.value if item else None,
+                "quantity": quantity,
+            }
+        )
+    return {
+        "player_id": state.player_id,
+        "username": state.username,
+        "player_class": state.player_class,
+        "gold": state.gold,
+        "capacity": state.capacity,
+        "version": state.version,
+        "created_at": state.created_at,
+        "items": items,
+    }
+
+
+def trade_result_view(catalog: Catalog, outcome: TradeOutcome) -> dict[str, Any]:
+    """The answer to POST /trades (200 accepted, 409 rejected)."""
+    if isinstance(outcome, Accepted):
+        return {
+            "trade_id": outcome.trade_id,
+            "status": "accepted",
+            "executed_at": outcome.executed_at,
+            "player_1": player_view(catalog, outcome.player_1),
+            "player_2": player_view(catalog, outcome.player_2),
+        }
+    return {
+        "trade_id": outcome.trade_id,
+        "status": "rejected",
+        "reason": outcome.reason.value,
+        "detail": outcome.detail,
+        "executed_at": outcome.executed_at,
+    }
+
+
+def trade_record_view(outcome: TradeOutcome) -> dict[str, Any]:
+    """The answer to GET /trades/{id}: what each side offered, and what came of it."""
+    view: dict[str, Any] = {
+        "trade_id": outcome.trade_id,
+        "status": outcome.status,
+        "executed_at": outcome.executed_at,
+        "player_1": outcome.request.player_1.to_document(),
+        "player_2": outcome.request.player_2.to_document(),
+    }
+    if not isinstance(outcome, Accepted):
+        view["reason"] = outcome.reason.value
+        view["detail"] = outcome.detail
+    return view

@@ -1,0 +1,1 @@
+"""The `bazaar` command line: one thin module per command."""

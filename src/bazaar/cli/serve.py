@@ -1,0 +1,73 @@
+"""`bazaar serve`: the HTTP API under uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+
+from bazaar.cli.common import add_command, add_store_flags, console, fail
+from bazaar.config import Settings, export_to_environ
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = add_command(
+        sub,
+        "serve",
+        summary="run the HTTP trade API",
+        description="Serve the trade API (OpenAPI at /openapi.json, docs at /docs).",
+        example="bazaar serve --store sqlite:///bazaar-data/bazaar.db --port 8000 --workers 2",
+    )
+    add_store_flags(p)
+    p.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 8000)")
+    p.add_argument("--workers", type=int, help="worker processes (default 1)")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = Settings.from_environ().override(
+        store=args.store,
+        catalog=args.catalog,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+    )
+    serve(settings)
+    return 0
+
+
+def serve(settings: Settings, *, banner: str | None = None) -> None:
+    import uvicorn
+
+    from bazaar.api.app import create_app
+    from bazaar.bootstrap import build_store
+    from bazaar.domain.errors import BazaarError
+
+    try:
+        store = build_store(settings)  # opened here too, so a bad URL fails before binding
+    except (BazaarError, ValueError) as exc:
+        fail(str(exc))
+    url = f"http://{settings.host}:{settings.port}"
+    console.print(banner or f"bazaar serving on [bold]{url}[/] (store {settings.store})")
+    console.print(f"  API docs: {url}/docs   OpenAPI: {url}/openapi.json   Ctrl-C stops")
+    common = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "access_log": False,
+        "loop": "uvloop",
+        "http": "httptools",
+        "backlog": 4096,
+    }
+    if settings.workers <= 1:
+        uvicorn.run(create_app(store), **common)  # type: ignore[arg-type]
+        return
+    store.close()
+    export_to_environ(settings)
+    uvicorn.run(
+        "bazaar.api.app:app_from_environment",
+        factory=True,
+        workers=settings.workers,
+        **common,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,59 @@
+"""Settings, read once: command-line flags over BAZAAR_* environment variables over defaults.
+
+Nothing else in bazaar reads os.environ; workers started by uvicorn receive their settings
+through the same BAZAAR_* variables, written by `to_environ`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATA_DIR = Path("bazaar-data")
+
+
+def default_store_url(data_dir: Path = DEFAULT_DATA_DIR) -> str:
+    return f"sqlite:///{data_dir / 'bazaar.db'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    store: str = default_store_url()
+    catalog: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    kafka: str | None = None
+    topic: str = "bazaar.events"
+    lake: str | None = None
+    log_level: str = "warning"
+
+    @staticmethod
+    def from_environ(environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(Settings):
+            raw = env.get(f"BAZAAR_{f.name.upper()}")
+            if raw is None:
+                continue
+            values[f.name] = int(raw) if f.type == "int" else raw
+        return Settings(**values)
+
+    def override(self, **changes: Any) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def to_environ(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None:
+                out[f"BAZAAR_{f.name.upper()}"] = str(value)
+        return out
+
+
+def export_to_environ(settings: Settings) -> None:
+    """Hand settings to worker processes (uvicorn imports the app factory in each)."""
+    os.environ.update(settings.to_environ())

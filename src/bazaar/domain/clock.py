@@ -1,0 +1,32 @@
+"""Event time: UTC ISO-8601 with microseconds, strictly increasing per store.
+
+The fixed-width text form sorts the same as the instants it names, so stores can compare
+and index it as text.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+_ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+def format_instant(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_instant(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def next_instant(now: datetime, last: str | None) -> str:
+    """`now`, or one microsecond after `last` when the wall clock has not moved past it
+    (several events in one microsecond, or a clock stepped backwards)."""
+    if last is not None:
+        floor = parse_instant(last) + _ONE_MICROSECOND
+        if now < floor:
+            now = floor
+    return format_instant(now)

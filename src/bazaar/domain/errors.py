@@ -1,0 +1,85 @@
+"""One exception tree for everything bazaar refuses to do.
+
+    BazaarError
+     ├── InvalidRequest            malformed client input              -> 422
+     │    └── IdempotencyKeyReused same key, different body            -> 422
+     ├── NotFound                                                      -> 404
+     │    ├── UnknownPlayer
+     │    └── UnknownTrade
+     ├── CatalogError              a catalog file that cannot be used
+     └── StoreUnavailable          the backing store cannot be reached -> 503
+
+A trade that breaks a game rule is NOT an exception: it is a recorded outcome
+(`trading.Rejected`) because the rejection itself is an event the analytics needs.
+Adapters translate third-party errors into this tree (`raise StoreUnavailable(...) from exc`).
+"""
+
+from __future__ import annotations
+
+
+class BazaarError(Exception):
+    """Base of every error bazaar raises on purpose."""
+
+    reason: str = "error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidRequest(BazaarError):
+    """Client input that does not describe a valid request."""
+
+    reason = "invalid_request"
+
+    def __init__(self, detail: str, field: str | None = None, reason: str | None = None) -> None:
+        super().__init__(detail)
+        self.field = field
+        if reason is not None:
+            self.reason = reason
+
+
+class IdempotencyKeyReused(InvalidRequest):
+    """An Idempotency-Key already used for a request with a different body."""
+
+    reason = "idempotency_key_reused"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"Idempotency-Key {key!r} was already used with a different request body",
+            field="Idempotency-Key",
+        )
+
+
+class NotFound(BazaarError):
+    reason = "not_found"
+
+
+class UnknownPlayer(NotFound):
+    reason = "unknown_player"
+
+    def __init__(self, player_id: int) -> None:
+        super().__init__(f"no player with player_id {player_id}")
+        self.player_id = player_id
+
+
+class UnknownTrade(NotFound):
+    reason = "unknown_trade"
+
+    def __init__(self, trade_id: int) -> None:
+        super().__init__(f"no trade with trade_id {trade_id}")
+        self.trade_id = trade_id
+
+
+class CatalogError(BazaarError):
+    reason = "invalid_catalog"
+
+
+class StoreUnavailable(BazaarError):
+    """The store could not be reached; nothing was written, the client may retry."""
+
+    reason = "store_unavailable"
+
+    def __init__(self, detail: str, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

@@ -1,0 +1,130 @@
+"""Domain events and their envelope: the contract every downstream consumer reads.
+
+Payloads carry what the analytics needs and nothing a client sent unvalidated: names and
+values come from the server's catalog and state, never from request headers or bodies.
+Field by field documentation: docs/EVENTS.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bazaar.domain.catalog import Catalog
+from bazaar.domain.model import PlayerState, TradeSide
+from bazaar.domain.trading import Accepted, Rejected
+
+SCHEMA_VERSION = 1
+
+PLAYER_CREATED = "player_created"
+TRADE_ACCEPTED = "trade_accepted"
+TRADE_REJECTED = "trade_rejected"
+EVENT_TYPES = (PLAYER_CREATED, TRADE_ACCEPTED, TRADE_REJECTED)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    event_id: str
+    event_type: str
+    occurred_at: str
+    payload: Mapping[str, Any]
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def key(self) -> str:
+        """The player whose ordering this event belongs to (player_1 for trades)."""
+        payload = self.payload
+        if "player_id" in payload:
+            return str(payload["player_id"])
+        return str(payload["player_1"]["player_id"])
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "schema_version": self.schema_version,
+            "occurred_at": self.occurred_at,
+            "payload": self.payload,
+        }
+
+    @staticmethod
+    def from_document(doc: Mapping[str, Any]) -> Event:
+        return Event(
+            event_id=str(doc["event_id"]),
+            event_type=str(doc["event_type"]),
+            occurred_at=str(doc["occurred_at"]),
+            payload=doc["payload"],
+            schema_version=int(doc["schema_version"]),
+        )
+
+
+def player_created(state: PlayerState, *, event_id: str) -> Event:
+    return Event(
+        event_id=event_id,
+        event_type=PLAYER_CREATED,
+        occurred_at=state.created_at,
+        payload={
+            "player_id": state.player_id,
+            "username": state.username,
+            "player_class": state.player_class,
+            "gold": state.gold,
+            "capacity": state.capacity,
+            "items": [{"item_id": i, "quantity": q} for i, q in sorted(state.items.items())],
+            "version": state.version,
+        },
+    )
+
+
+def _gives(catalog: Catalog, side: TradeSide) -> dict[str, Any]:
+    lines = []
+    for line in side.items:
+        item = catalog.item(line.item_id)
+        value = item.value if item is not None else None
+        lines.append({"item_id": line.item_id, "quantity": line.quantity, "value": value})
+    return {"player_id": side.player_id, "gold": side.gold, "items": lines}
+
+
+def _touched(side: TradeSide, other: TradeSide) -> list[int]:
+    return sorted({line.item_id for line in side.items} | {line.item_id for line in other.items})
+
+
+def trade_accepted(catalog: Catalog, outcome: Accepted, *, event_id: str) -> Event:
+    """Each side: what it gave, and its state after for every item the trade touched,
+    so the lake can rebuild any player's inventory at any instant from events alone."""
+    one, two = outcome.request.player_1, outcome.request.player_2
+    touched = _touched(one, two)
+    sides = []
+    for side, state in ((one, outcome.player_1), (two, outcome.player_2)):
+        doc = _gives(catalog, side)
+        doc["gold_after"] = state.gold
+        doc["version"] = state.version
+        doc["items_after"] = [{"item_id": i, "quantity": state.items.get(i, 0)} for i in touched]
+        sides.append(doc)
+    return Event(
+        event_id=event_id,
+        event_type=TRADE_ACCEPTED,
+        occurred_at=outcome.executed_at,
+        payload={"trade_id": outcome.trade_id, "player_1": sides[0], "player_2": sides[1]},
+    )
+
+
+def trade_rejected(catalog: Catalog, outcome: Rejected, *, event_id: str) -> Event:
+    return Event(
+        event_id=event_id,
+        event_type=TRADE_REJECTED,
+        occurred_at=outcome.executed_at,
+        payload={
+            "trade_id": outcome.trade_id,
+            "reason": outcome.reason.value,
+            "detail": outcome.detail,
+            "player_1": _gives(catalog, outcome.request.player_1),
+            "player_2": _gives(catalog, outcome.request.player_2),
+        },
+    )
+
+
+def trade_event(catalog: Catalog, outcome: Accepted | Rejected, *, event_id: str) -> Event:
+    if isinstance(outcome, Accepted):
+        return trade_accepted(catalog, outcome, event_id=event_id)
+    return trade_rejected(catalog, outcome, event_id=event_id)

@@ -1,0 +1,1 @@
+"""Stores: where player state and the transactional outbox live (SQLite embedded, Redis)."""

@@ -1,0 +1,348 @@
+"""The embedded store: one SQLite file in WAL mode, safe for many threads and processes.
+
+Every write runs inside `BEGIN IMMEDIATE`, which takes SQLite's single write lock up front:
+writers are serialised by the database itself (across threads AND processes), so reading
+both players, applying the rules and writing states + outbox row see one consistent
+snapshot. Because writers are serialised, outbox `seq` order is commit order.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bazaar.domain.catalog import Catalog
+from bazaar.domain.clock import next_instant
+from bazaar.domain.errors import (
+    IdempotencyKeyReused,
+    StoreUnavailable,
+    UnknownPlayer,
+    UnknownTrade,
+)
+from bazaar.domain.events import Event, player_created, trade_event
+from bazaar.domain.model import NewPlayer, PlayerState, TradeRequest, starting_state
+from bazaar.domain.model import resolve_class as _resolve_class
+from bazaar.domain.trading import Accepted, TradeOutcome, execute_trade, outcome_from_document
+from bazaar.store.base import IDEMPOTENCY_TTL_SECONDS, Idempotency, OutboxEntry, Store
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS players (
+    player_id    INTEGER PRIMARY KEY AUTOINCREMENT,
+    username     TEXT NOT NULL,
+    player_class TEXT NOT NULL,
+    gold         INTEGER NOT NULL CHECK (gold >= 0),
+    items        TEXT NOT NULL,
+    capacity     INTEGER NOT NULL,
+    version      INTEGER NOT NULL,
+    created_at   TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS trades (
+    trade_id    INTEGER PRIMARY KEY AUTOINCREMENT,
+    status      TEXT NOT NULL,
+    executed_at TEXT NOT NULL,
+    outcome     BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id    TEXT NOT NULL UNIQUE,
+    event_type  TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    body        BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+    key         TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    result      BLOB NOT NULL,
+    expires_at  REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS consumers (
+    name TEXT PRIMARY KEY,
+    seq  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+_PURGE_EVERY = 2048
+
+
+def sqlite_path(url: str) -> Path:
+    """`sqlite:///relative.db` or `sqlite:////absolute.db` (SQLAlchemy's convention)."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        raise ValueError(f"not a sqlite URL: {url!r} (expected sqlite:///PATH.db)")
+    return Path(url[len(prefix) :])
+
+
+def _encode_items(items: dict[int, int]) -> bytes:
+    return orjson.dumps({str(k): v for k, v in sorted(items.items())})
+
+
+def _row_to_state(row: tuple[int, str, str, int, str, int, int, str]) -> PlayerState:
+    player_id, username, player_class, gold, items, capacity, version, created_at = row
+    return PlayerState(
+        player_id=player_id,
+        username=username,
+        player_class=player_class,
+        gold=gold,
+        items={int(k): v for k, v in orjson.loads(items).items()},
+        capacity=capacity,
+        version=version,
+        created_at=created_at,
+    )
+
+
+_PLAYER_COLUMNS = "player_id, username, player_class, gold, items, capacity, version, created_at"
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: str | Path, catalog: Catalog, *, synchronous: str = "NORMAL") -> None:
+        self.path = Path(path)
+        self.catalog = catalog
+        self._synchronous = synchronous
+        self._local = threading.local()
+        self._ops = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db().executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot prepare {self.path}: {exc}") from exc
+
+    @classmethod
+    def from_url(cls, url: str, catalog: Catalog) -> SQLiteStore:
+        return cls(sqlite_path(url), catalog)
+
+    # -- connections ---------------------------------------------------------------------
+
+    def _db(self) -> sqlite3.Connection:
+        # One connection per thread and per process: sqlite3 connections must not cross
+        # threads, and a connection inherited through fork() must never be used.
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None or getattr(self._local, "pid", None) != os.getpid():
+            try:
+                conn = sqlite3.connect(
+                    self.path, timeout=60.0, isolation_level=None, check_same_thread=False
+                )
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(f"PRAGMA synchronous={self._synchronous}")
+                conn.execute("PRAGMA foreign_keys=ON")
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"cannot open {self.path}: {exc}") from exc
+            self._local.conn = conn
+            self._local.pid = os.getpid()
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        db = self._db()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"database busy or unavailable: {exc}") from exc
+        try:
+            yield db
+            db.execute("COMMIT")
+        except BaseException as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise StoreUnavailable(f"store write failed: {exc}") from exc
+            raise
+
+    def _now(self, db: sqlite3.Connection) -> str:
+        row = db.execute("SELECT value FROM meta WHERE name = 'clock'").fetchone()
+        instant = next_instant(datetime.now(UTC), row[0] if row else None)
+        db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('clock', ?)", (instant,))
+        return instant
+
+    def _append(self, db: sqlite3.Connection, event: Event) -> None:
+        db.execute(
+            "INSERT INTO outbox (event_id, event_type, occurred_at, key, body)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (
+                event.event_id,
+                event.event_type,
+                event.occurred_at,
+                event.key,
+                orjson.dumps(event.to_document()),
+            ),
+        )
+
+    def _claimed(self, db: sqlite3.Connection, idem: Idempotency | None) -> bytes | None:
+        """The stored result for a key seen before with the same body, else None."""
+        if idem is None:
+            return None
+        row = db.execute(
+            "SELECT fingerprint, result FROM idempotency WHERE key = ? AND expires_at > ?",
+            (idem.key, time.time()),
+        ).fetchone()
+        if row is None:
+            return None
+        if row[0] != idem.fingerprint:
+            raise IdempotencyKeyReused(idem.key.split(":", 1)[1])
+        return bytes(row[1])
+
+    def _remember(self, db: sqlite3.Connection, idem: Idempotency | None, result: bytes) -> None:
+        if idem is None:
+            return
+        now = time.time()
+        db.execute(
+            "INSERT OR REPLACE INTO idempotency (key, fingerprint, result, expires_at)"
+            " VALUES (?, ?, ?, ?)",
+            (idem.key, idem.fingerprint, result, now + IDEMPOTENCY_TTL_SECONDS),
+        )
+        self._ops += 1
+        if self._ops % _PURGE_EVERY == 0:
+            db.execute("DELETE FROM idempotency WHERE expires_at < ?", (now,))
+
+    def _load(self, db: sqlite3.Connection, player_id: int) -> PlayerState:
+        row = db.execute(
+            f"SELECT {_PLAYER_COLUMNS} FROM players WHERE player_id = ?", (player_id,)
+        ).fetchone()
+        if row is None:
+            raise UnknownPlayer(player_id)
+        return _row_to_state(row)
+
+    # -- writes --------------------------------------------------------------------------
+
+    def create_player(self, new: NewPlayer, idempotency: Idempotency | None = None) -> PlayerState:
+        pc = _resolve_class(self.catalog, new.player_class)
+        with self._write() as db:
+            seen = self._claimed(db, idempotency)
+            if seen is not None:
+                return PlayerState.from_document(orjson.loads(seen))
+            created_at = self._now(db)
+            (player_id,) = db.execute(
+                "INSERT INTO players (username, player_class, gold, items, capacity, version,"
+                " created_at) VALUES ('', ?, 0, '{}', 0, 0, ?) RETURNING player_id",
+                (pc.name, created_at),
+            ).fetchone()
+            state = starting_state(pc, player_id, new.username, created_at)
+            db.execute(
+                "UPDATE players SET username = ?, gold = ?, items = ?, capacity = ?, version = ?"
+                " WHERE player_id = ?",
+                (
+                    state.username,
+                    state.gold,
+                    _encode_items(dict(state.items)),
+                    state.capacity,
+                    state.version,
+                    player_id,
+                ),
+            )
+            self._append(db, player_created(state, event_id=str(uuid.uuid4())))
+            self._remember(db, idempotency, orjson.dumps(state.to_document()))
+            return state
+
+    def execute_trade(
+        self, request: TradeRequest, idempotency: Idempotency | None = None
+    ) -> TradeOutcome:
+        with self._write() as db:
+            seen = self._claimed(db, idempotency)
+            if seen is not None:
+                return outcome_from_document(orjson.loads(seen))
+            p1 = self._load(db, request.player_1.player_id)
+            p2 = self._load(db, request.player_2.player_id)
+            row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'trades'").fetchone()
+            trade_id = (row[0] if row else 0) + 1  # safe: we hold the write lock
+            outcome = execute_trade(
+                self.catalog, request, p1, p2, trade_id=trade_id, executed_at=self._now(db)
+            )
+            document = orjson.dumps(outcome.to_document())
+            db.execute(
+                "INSERT INTO trades (trade_id, status, executed_at, outcome) VALUES (?, ?, ?, ?)",
+                (trade_id, outcome.status, outcome.executed_at, document),
+            )
+            if isinstance(outcome, Accepted):
+                for state in (outcome.player_1, outcome.player_2):
+                    db.execute(
+                        "UPDATE players SET gold = ?, items = ?, version = ? WHERE player_id = ?",
+                        (
+                            state.gold,
+                            _encode_items(dict(state.items)),
+                            state.version,
+                            state.player_id,
+                        ),
+                    )
+            self._append(db, trade_event(self.catalog, outcome, event_id=str(uuid.uuid4())))
+            self._remember(db, idempotency, document)
+            return outcome
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
+        try:
+            return self._db().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"store read failed: {exc}") from exc
+
+    def get_player(self, player_id: int) -> PlayerState:
+        rows = self._read(
+            f"SELECT {_PLAYER_COLUMNS} FROM players WHERE player_id = ?", (player_id,)
+        )
+        if not rows:
+            raise UnknownPlayer(player_id)
+        return _row_to_state(rows[0])
+
+    def players(self) -> list[PlayerState]:
+        rows = self._read(f"SELECT {_PLAYER_COLUMNS} FROM players ORDER BY player_id")
+        return [_row_to_state(r) for r in rows]
+
+    def player_ids(self) -> list[int]:
+        return [int(r[0]) for r in self._read("SELECT player_id FROM players ORDER BY player_id")]
+
+    def get_trade(self, trade_id: int) -> TradeOutcome:
+        rows = self._read("SELECT outcome FROM trades WHERE trade_id = ?", (trade_id,))
+        if not rows:
+            raise UnknownTrade(trade_id)
+        return outcome_from_document(orjson.loads(rows[0][0]))
+
+    def read_outbox(self, after: int = 0, limit: int = 1000) -> list[OutboxEntry]:
+        rows = self._read(
+            "SELECT seq, event_id, event_type, occurred_at, key, body FROM outbox"
+            " WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after, limit),
+        )
+        return [OutboxEntry(*r) for r in rows]
+
+    def outbox_head(self) -> int:
+        rows = self._read("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'")
+        return int(rows[0][0]) if rows else 0
+
+    def release_outbox(self, upto: int) -> int:
+        with self._write() as db:
+            return db.execute("DELETE FROM outbox WHERE seq <= ?", (upto,)).rowcount
+
+    def consumer_position(self, consumer: str) -> int:
+        rows = self._read("SELECT seq FROM consumers WHERE name = ?", (consumer,))
+        return int(rows[0][0]) if rows else 0
+
+    def commit_position(self, consumer: str, seq: int) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO consumers (name, seq) VALUES (?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET seq = excluded.seq",
+                (consumer, seq),
+            )
+
+    def ping(self) -> None:
+        self._read("SELECT 1")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
