@@ -59,7 +59,7 @@ class Event:
         )
 
 
-def player_created(state: PlayerState, *, event_id: str) -> Event:
+def player_created(catalog: Catalog, state: PlayerState, *, event_id: str) -> Event:
     return Event(
         event_id=event_id,
         event_type=PLAYER_CREATED,
@@ -72,8 +72,19 @@ def player_created(state: PlayerState, *, event_id: str) -> Event:
             "capacity": state.capacity,
             "items": [{"item_id": i, "quantity": q} for i, q in sorted(state.items.items())],
             "version": state.version,
+            **_summary(catalog, state),
         },
     )
+
+
+def _summary(catalog: Catalog, state: PlayerState) -> dict[str, int]:
+    """Whole-inventory figures after the change, so "most diverse / most valuable at any
+    time" is a scan of one row per state instead of a replay of every item change."""
+    value = 0
+    for item_id, quantity in state.items.items():
+        item = catalog.item(item_id)
+        value += quantity * (item.value if item is not None else 0)
+    return {"distinct_items": len(state.items), "items_value": value, "items_held": state.held}
 
 
 def _gives(catalog: Catalog, side: TradeSide) -> dict[str, Any]:
@@ -100,6 +111,7 @@ def trade_accepted(catalog: Catalog, outcome: Accepted, *, event_id: str) -> Eve
         doc["gold_after"] = state.gold
         doc["version"] = state.version
         doc["items_after"] = [{"item_id": i, "quantity": state.items.get(i, 0)} for i in touched]
+        doc.update(_summary(catalog, state))
         sides.append(doc)
     return Event(
         event_id=event_id,

@@ -243,7 +243,7 @@ class SQLiteStore(Store):
                     player_id,
                 ),
             )
-            self._append(db, player_created(state, event_id=str(uuid.uuid4())))
+            self._append(db, player_created(self.catalog, state, event_id=str(uuid.uuid4())))
             self._remember(db, idempotency, orjson.dumps(state.to_document()))
             return state
 
