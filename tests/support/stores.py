@@ -14,6 +14,7 @@ import pytest
 from bazaar.bootstrap import open_store
 from bazaar.domain.catalog import load_catalog
 from bazaar.store.base import Store
+from tests.support.redis_server import redis_url
 
 StoreFactory = Callable[[pytest.FixtureRequest, Path], str]
 
@@ -22,7 +23,7 @@ def sqlite_url(request: pytest.FixtureRequest, tmp: Path) -> str:
     return f"sqlite:///{tmp / 'bazaar.db'}"
 
 
-STORE_KINDS: dict[str, StoreFactory] = {"sqlite": sqlite_url}
+STORE_KINDS: dict[str, StoreFactory] = {"sqlite": sqlite_url, "redis": redis_url}
 
 
 def open_url(url: str) -> Store:

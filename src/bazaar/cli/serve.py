@@ -48,6 +48,9 @@ def serve(settings: Settings, *, banner: str | None = None) -> None:
         store = build_store(settings)  # opened here too, so a bad URL fails before binding
     except (BazaarError, ValueError) as exc:
         fail(str(exc))
+    warning = store.durability_warning()
+    if warning is not None:
+        console.print(f"[bold yellow]warning:[/] {warning}")
     url = f"http://{settings.host}:{settings.port}"
     console.print(banner or f"bazaar serving on [bold]{url}[/] (store {settings.store})")
     console.print(f"  API docs: {url}/docs   OpenAPI: {url}/openapi.json   Ctrl-C stops")

@@ -97,6 +97,10 @@ class Store(ABC):
     def ping(self) -> None:  # noqa: B027 - optional override
         """Raise StoreUnavailable when the backing service cannot be reached."""
 
+    def durability_warning(self) -> str | None:
+        """A sentence for the operator when this store keeps nothing across a restart."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional override
         pass
 

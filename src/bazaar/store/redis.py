@@ -1,0 +1,297 @@
+"""The Redis store: player state, trades and the outbox in one Redis database.
+
+Every write is ONE Lua script run (EVALSHA): Redis executes it with nothing in between, so
+the rules, both player updates, the outbox append and the idempotency record are one atomic
+step, across any number of API workers on any number of machines (scripts: redis_scripts.py).
+
+Key layout (prefix `{bazaar}:`; the braces are a hash tag, so on Redis Cluster every key of a
+store lives in one slot and a script may touch keys it computes):
+
+    {bazaar}:player:<id>        hash   username, player_class, gold, capacity, version,
+                                       created_at, and one field item:<item_id> -> quantity
+                                       per item held (quantity > 0)
+    {bazaar}:seq:player         string last player id (ids are 1, 2, 3, ... with no gap)
+    {bazaar}:seq:trade          string last trade id
+    {bazaar}:trades             hash   trade_id -> outcome document (JSON, as get_trade returns)
+    {bazaar}:clock              string last event instant, microseconds since the epoch
+    {bazaar}:outbox             stream entry id 0-<seq>: event_id, event_type, occurred_at,
+                                       key, body (the event envelope, compact JSON)
+    {bazaar}:seq:outbox         string last outbox seq (outbox_head)
+    {bazaar}:consumers          hash   consumer name -> last confirmed seq
+    {bazaar}:idem:<scope>:<key> hash   fingerprint, result; expires after
+                                       IDEMPOTENCY_TTL_SECONDS
+
+Failures: every connection error or timeout becomes StoreUnavailable (HTTP 503). Commands
+are never retried by the client library: a timed-out script may still run once Redis
+resumes, and a blind retry would then run a trade twice. A client that must know retries
+with its Idempotency-Key and gets the recorded result.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import orjson
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from bazaar.domain.catalog import Catalog
+from bazaar.domain.errors import (
+    IdempotencyKeyReused,
+    InvalidRequest,
+    StoreUnavailable,
+    UnknownPlayer,
+    UnknownTrade,
+)
+from bazaar.domain.model import NewPlayer, PlayerState, TradeRequest, TradeSide, check_username
+from bazaar.domain.model import resolve_class as _resolve_class
+from bazaar.domain.trading import TradeOutcome, outcome_from_document
+from bazaar.store.base import IDEMPOTENCY_TTL_SECONDS, Idempotency, OutboxEntry, Store
+from bazaar.store.redis_scripts import create_player_script, trade_script
+
+PREFIX = "{bazaar}:"
+# Short enough that a stopped Redis turns into 503s within seconds, long enough for a
+# busy single-threaded Redis to answer a burst from many workers.
+SOCKET_TIMEOUT_SECONDS = 2.0
+# Lua numbers are doubles: amounts past 2**53 would lose precision inside the script.
+_LARGEST_EXACT = 2**53
+
+T = TypeVar("T")
+
+
+def _exact(value: int, name: str) -> str:
+    if not -_LARGEST_EXACT < value < _LARGEST_EXACT:
+        raise InvalidRequest(f"{name} {value} is out of range", field=name)
+    return str(value)
+
+
+def _state(player_id: int, raw: dict[bytes, bytes]) -> PlayerState:
+    items: dict[int, int] = {}
+    fields: dict[str, str] = {}
+    for field, value in raw.items():
+        name = field.decode()
+        if name.startswith("item:"):
+            items[int(name[5:])] = int(value)
+        else:
+            fields[name] = value.decode()
+    return PlayerState(
+        player_id=player_id,
+        username=fields["username"],
+        player_class=fields["player_class"],
+        gold=int(fields["gold"]),
+        items=items,
+        capacity=int(fields["capacity"]),
+        version=int(fields["version"]),
+        created_at=fields["created_at"],
+    )
+
+
+class RedisStore(Store):
+    def __init__(self, client: redis.Redis, catalog: Catalog, *, prefix: str = PREFIX) -> None:
+        self.catalog = catalog
+        self.client = client
+        self.prefix = prefix
+        self._trade = client.register_script(trade_script(catalog))
+        self._create = client.register_script(create_player_script(catalog))
+        self._outbox = f"{prefix}outbox"
+
+    @classmethod
+    def from_url(cls, url: str, catalog: Catalog) -> RedisStore:
+        client = redis.Redis.from_url(
+            url,
+            socket_timeout=SOCKET_TIMEOUT_SECONDS,
+            socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+            socket_keepalive=True,
+            retry=Retry(NoBackoff(), 0),
+            health_check_interval=0,
+        )
+        return cls(client, catalog)
+
+    def _key(self, *parts: object) -> str:
+        return self.prefix + ":".join(str(p) for p in parts)
+
+    def _call(self, what: str, action: Callable[[], T]) -> T:
+        try:
+            return action()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise StoreUnavailable(f"redis unreachable during {what}: {exc}") from exc
+        except redis.RedisError as exc:  # OOM, READONLY replica, LOADING, ...
+            raise StoreUnavailable(f"redis refused {what}: {exc}") from exc
+
+    # -- writes --------------------------------------------------------------------------
+
+    def _idem_args(self, idem: Idempotency | None) -> tuple[str, str]:
+        if idem is None:
+            return self._key("idem", "-"), ""
+        return self._key("idem", idem.key), idem.fingerprint
+
+    def _settled(self, reply: Sequence[bytes], idem: Idempotency | None) -> bytes:
+        kind = reply[0]
+        if kind == b"reused" and idem is not None:
+            raise IdempotencyKeyReused(idem.key.split(":", 1)[1])
+        if kind == b"unknown":
+            raise UnknownPlayer(int(reply[1]))
+        return reply[1]
+
+    def create_player(self, new: NewPlayer, idempotency: Idempotency | None = None) -> PlayerState:
+        pc = _resolve_class(self.catalog, new.player_class)
+        if new.username is not None:
+            check_username(new.username)
+        idem_key, fingerprint = self._idem_args(idempotency)
+        args: list[str | int] = [
+            self.prefix,
+            pc.name,
+            new.username or "",
+            pc.gold,
+            pc.capacity,
+            fingerprint,
+            str(uuid.uuid4()),
+            IDEMPOTENCY_TTL_SECONDS,
+        ]
+        for item_id, quantity in pc.items:
+            args += [item_id, quantity]
+        keys = [
+            self._key("seq", "player"),
+            idem_key,
+            self._key("clock"),
+            self._outbox,
+            self._key("seq", "outbox"),
+        ]
+        reply = self._call("create_player", lambda: self._create(keys=keys, args=args))
+        return PlayerState.from_document(orjson.loads(self._settled(reply, idempotency)))
+
+    def execute_trade(
+        self, request: TradeRequest, idempotency: Idempotency | None = None
+    ) -> TradeOutcome:
+        one, two = request.player_1, request.player_2
+        idem_key, fingerprint = self._idem_args(idempotency)
+        keys = [
+            self._key("player", one.player_id),
+            self._key("player", two.player_id),
+            idem_key,
+            self._key("seq", "trade"),
+            self._key("trades"),
+            self._key("clock"),
+            self._outbox,
+            self._key("seq", "outbox"),
+        ]
+        args: list[str | int] = [
+            one.player_id,
+            _exact(one.gold, "gold"),
+            len(one.items),
+            two.player_id,
+            _exact(two.gold, "gold"),
+            len(two.items),
+            fingerprint,
+            str(uuid.uuid4()),
+            IDEMPOTENCY_TTL_SECONDS,
+        ]
+        args += _lines(one)
+        args += _lines(two)
+        reply = self._call("execute_trade", lambda: self._trade(keys=keys, args=args))
+        return outcome_from_document(orjson.loads(self._settled(reply, idempotency)))
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def get_player(self, player_id: int) -> PlayerState:
+        raw = self._call("get_player", lambda: self.client.hgetall(self._key("player", player_id)))
+        if not raw:
+            raise UnknownPlayer(player_id)
+        return _state(player_id, raw)
+
+    def player_ids(self) -> list[int]:
+        last = self._call("player_ids", lambda: self.client.get(self._key("seq", "player")))
+        return list(range(1, int(last) + 1)) if last else []
+
+    def players(self) -> list[PlayerState]:
+        ids = self.player_ids()
+
+        def snapshot() -> list[Any]:
+            # MULTI/EXEC: one consistent view of all players, as SQLite's single SELECT.
+            pipe = self.client.pipeline(transaction=True)
+            for pid in ids:
+                pipe.hgetall(self._key("player", pid))
+            return pipe.execute()
+
+        raws = self._call("players", snapshot)
+        return [_state(pid, raw) for pid, raw in zip(ids, raws, strict=True) if raw]
+
+    def get_trade(self, trade_id: int) -> TradeOutcome:
+        raw = self._call("get_trade", lambda: self.client.hget(self._key("trades"), trade_id))
+        if raw is None:
+            raise UnknownTrade(trade_id)
+        return outcome_from_document(orjson.loads(raw))
+
+    def read_outbox(self, after: int = 0, limit: int = 1000) -> list[OutboxEntry]:
+        if limit <= 0:
+            return []
+        rows = self._call(
+            "read_outbox",
+            lambda: self.client.xrange(self._outbox, min=f"0-{after + 1}", count=limit),
+        )
+        return [
+            OutboxEntry(
+                seq=int(entry_id.split(b"-", 1)[1]),
+                event_id=fields[b"event_id"].decode(),
+                event_type=fields[b"event_type"].decode(),
+                occurred_at=fields[b"occurred_at"].decode(),
+                key=fields[b"key"].decode(),
+                body=fields[b"body"],
+            )
+            for entry_id, fields in rows
+        ]
+
+    def outbox_head(self) -> int:
+        last = self._call("outbox_head", lambda: self.client.get(self._key("seq", "outbox")))
+        return int(last) if last else 0
+
+    def release_outbox(self, upto: int) -> int:
+        if upto <= 0:
+            return 0
+        # XTRIM MINID (Redis >= 6.2) drops every entry below the given id, exactly (no '~').
+        trimmed = self._call(
+            "release_outbox",
+            lambda: self.client.xtrim(self._outbox, minid=f"0-{upto + 1}", approximate=False),
+        )
+        return int(trimmed)
+
+    def consumer_position(self, consumer: str) -> int:
+        seq = self._call(
+            "consumer_position", lambda: self.client.hget(self._key("consumers"), consumer)
+        )
+        return int(seq) if seq else 0
+
+    def commit_position(self, consumer: str, seq: int) -> None:
+        self._call(
+            "commit_position", lambda: self.client.hset(self._key("consumers"), consumer, seq)
+        )
+
+    def ping(self) -> None:
+        self._call("ping", self.client.ping)
+
+    def durability_warning(self) -> str | None:
+        """A sentence for the operator when this Redis keeps nothing across a restart."""
+        try:
+            aof = self.client.config_get("appendonly").get("appendonly")
+            save = self.client.config_get("save").get("save")
+        except redis.RedisError:
+            return None  # CONFIG disabled (managed Redis): nothing we can tell
+        if aof == "no" and not save:
+            return (
+                'Redis has no persistence (appendonly no, save ""): a Redis restart loses'
+                " every player, trade and unrelayed event. See docs/OPERATIONS.md."
+            )
+        return None
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _lines(side: TradeSide) -> list[str | int]:
+    out: list[str | int] = []
+    for line in side.items:
+        out += [line.item_id, _exact(line.quantity, "quantity")]
+    return out

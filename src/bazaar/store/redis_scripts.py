@@ -1,0 +1,380 @@
+"""The Lua scripts that make each Redis write one atomic step.
+
+Redis runs a script to completion with no other command in between, so validating a trade,
+updating both player hashes, appending the outbox entry and remembering the idempotency key
+happen together or not at all. The trade rules are re-expressed here from
+`bazaar.domain.trading.execute_trade`; `tests/integration/test_redis_store.py` runs both on
+thousands of random requests and demands identical outcomes, details and event bytes.
+
+Why the scripts are careful:
+- every read, check and JSON encoding happens BEFORE the first write: Redis does not roll
+  back a script that fails half way, so a failure must come while nothing is written yet;
+  XADD (the only write that can be refused, for a stale id) is the first write.
+- ids are kept as decimal strings (player and item ids may be as large as 2**63 - 1, which a
+  Lua double cannot hold); quantities and gold are below 2**53 (checked by the adapter).
+- the JSON is assembled by hand in orjson's exact layout (Redis' cjson turns an empty list
+  into `{}` and escapes '/'), so an event from this store is byte for byte what the domain
+  builds for the same trade.
+- the catalog's item values are compiled into the script source (one SHA per catalog), so a
+  trade never reads catalog data at run time and two catalogs can never mix.
+"""
+
+from __future__ import annotations
+
+from bazaar.domain.catalog import Catalog
+
+_COMMON = r"""
+redis.replicate_commands()
+local VALUES = {%(values)s}
+
+local function num(n) return string.format('%%.0f', n) end
+
+local ESCAPES = {['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f',
+                 ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t'}
+local function jstr(s)
+  return '"' .. string.gsub(s, '[%%z\1-\31"\\]', function(c)
+    return ESCAPES[c] or string.format('\\u%%04x', string.byte(c))
+  end) .. '"'
+end
+
+local function by_number(a, b) return tonumber(a) < tonumber(b) end
+
+-- Event time: strictly increasing microseconds per store, formatted like domain/clock.py.
+local function next_instant(clock_key)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local last = tonumber(redis.call('GET', clock_key))
+  if last and now <= last then now = last + 1 end
+  local secs = math.floor(now / 1000000)
+  local micros = now - secs * 1000000
+  local days = math.floor(secs / 86400)
+  local rem = secs - days * 86400
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)
+                          - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local day = doy - math.floor((153 * mp + 2) / 5) + 1
+  local month = mp < 10 and mp + 3 or mp - 9
+  local year = yoe + era * 400
+  if month <= 2 then year = year + 1 end
+  local text = string.format('%%04d-%%02d-%%02dT%%02d:%%02d:%%02d.%%06dZ', year, month, day,
+    math.floor(rem / 3600), math.floor(rem %% 3600 / 60), rem %% 60, micros)
+  return now, text
+end
+
+local function load_player(key, player_id)
+  local flat = redis.call('HGETALL', key)
+  if #flat == 0 then return nil end
+  local p = {id = player_id, items = {}}
+  for i = 1, #flat, 2 do
+    local field, value = flat[i], flat[i + 1]
+    if string.sub(field, 1, 5) == 'item:' then
+      p.items[string.sub(field, 6)] = tonumber(value)
+    elseif field == 'username' or field == 'player_class' or field == 'created_at' then
+      p[field] = value
+    else
+      p[field] = tonumber(value)
+    end
+  end
+  return p
+end
+
+local function sorted_item_ids(items)
+  local ids = {}
+  for id in pairs(items) do ids[#ids + 1] = id end
+  table.sort(ids, by_number)
+  return ids
+end
+
+-- distinct_items, items_value, items_held: the whole-inventory figures of events.py
+local function summary(items)
+  local distinct, value, held = 0, 0, 0
+  for id, q in pairs(items) do
+    distinct = distinct + 1
+    value = value + q * (VALUES[id] or 0)
+    held = held + q
+  end
+  return distinct, value, held
+end
+
+local function summary_json(items)
+  local distinct, value, held = summary(items)
+  return '"distinct_items":' .. num(distinct) .. ',"items_value":' .. num(value)
+    .. ',"items_held":' .. num(held)
+end
+
+-- PlayerState.to_document()
+local function state_json(p)
+  local parts = {}
+  for _, id in ipairs(sorted_item_ids(p.items)) do
+    parts[#parts + 1] = jstr(id) .. ':' .. num(p.items[id])
+  end
+  return '{"player_id":' .. p.id .. ',"username":' .. jstr(p.username)
+    .. ',"player_class":' .. jstr(p.player_class) .. ',"gold":' .. num(p.gold)
+    .. ',"items":{' .. table.concat(parts, ',') .. '},"capacity":' .. num(p.capacity)
+    .. ',"version":' .. num(p.version) .. ',"created_at":' .. jstr(p.created_at) .. '}'
+end
+
+local function append_outbox(outbox_key, seq_key, event_id, event_type, occurred_at, key, body)
+  local seq = (tonumber(redis.call('GET', seq_key)) or 0) + 1
+  redis.call('XADD', outbox_key, '0-' .. seq, 'event_id', event_id, 'event_type', event_type,
+    'occurred_at', occurred_at, 'key', key, 'body', body)
+  redis.call('SET', seq_key, seq)
+  return seq
+end
+
+local function envelope(event_id, event_type, occurred_at, payload)
+  return '{"event_id":' .. jstr(event_id) .. ',"event_type":"' .. event_type
+    .. '","schema_version":1,"occurred_at":"' .. occurred_at .. '","payload":' .. payload .. '}'
+end
+
+-- Idempotency: nil when the key is new, else {'dup', result} or {'reused'}.
+local function claimed(idem_key, fingerprint)
+  if fingerprint == '' then return nil end
+  local seen = redis.call('HMGET', idem_key, 'fingerprint', 'result')
+  if not seen[1] then return nil end
+  if seen[1] ~= fingerprint then return {'reused'} end
+  return {'dup', seen[2]}
+end
+
+local function remember(idem_key, fingerprint, ttl, result)
+  if fingerprint == '' then return end
+  redis.call('HSET', idem_key, 'fingerprint', fingerprint, 'result', result)
+  redis.call('EXPIRE', idem_key, ttl)
+end
+"""
+
+# KEYS: player_1, player_2, idempotency, trade counter, trades hash, clock, outbox, outbox seq
+# ARGV: id_1, gold_1, lines_1, id_2, gold_2, lines_2, fingerprint, event_id, ttl,
+#       then (item_id, quantity) pairs: lines_1 for player_1, then lines_2 for player_2
+_TRADE = r"""
+local seen = claimed(KEYS[3], ARGV[7])
+if seen then return seen end
+
+local function side(player_id, gold, count, first)
+  local s = {id = player_id, gold = tonumber(gold), order = {}, qty = {}}
+  for i = 0, count - 1 do
+    local item, q = ARGV[first + 2 * i], tonumber(ARGV[first + 2 * i + 1])
+    if s.qty[item] == nil then
+      s.order[#s.order + 1] = item
+      s.qty[item] = q
+    else
+      s.qty[item] = s.qty[item] + q
+    end
+  end
+  return s
+end
+
+local n1, n2 = tonumber(ARGV[3]), tonumber(ARGV[6])
+local one = side(ARGV[1], ARGV[2], n1, 10)
+local two = side(ARGV[4], ARGV[5], n2, 10 + 2 * n1)
+
+local p1 = load_player(KEYS[1], one.id)
+if not p1 then return {'unknown', one.id} end
+local p2 = load_player(KEYS[2], two.id)
+if not p2 then return {'unknown', two.id} end
+
+local function check_side(s, giver, label)
+  for _, item in ipairs(s.order) do
+    if VALUES[item] == nil then
+      return 'unknown_item', label .. ': item_id ' .. item .. ' is not in the catalog'
+    end
+  end
+  for _, item in ipairs(s.order) do
+    local held = giver.items[item] or 0
+    if held < s.qty[item] then
+      return 'insufficient_items', label .. ': player ' .. giver.id .. ' holds ' .. num(held)
+        .. ' of item ' .. item .. ', gives ' .. num(s.qty[item])
+    end
+  end
+  if giver.gold < s.gold then
+    return 'insufficient_gold', label .. ': player ' .. giver.id .. ' holds '
+      .. num(giver.gold) .. ' gold, gives ' .. num(s.gold)
+  end
+  return nil
+end
+
+local function after(p, gives, gets)
+  local items = {}
+  for id, q in pairs(p.items) do items[id] = q end
+  for _, id in ipairs(gives.order) do
+    local left = items[id] - gives.qty[id]
+    if left ~= 0 then items[id] = left else items[id] = nil end
+  end
+  for _, id in ipairs(gets.order) do items[id] = (items[id] or 0) + gets.qty[id] end
+  return {id = p.id, username = p.username, player_class = p.player_class,
+          gold = p.gold - gives.gold + gets.gold, capacity = p.capacity,
+          version = p.version + 1, created_at = p.created_at, items = items}
+end
+
+local function held(items)
+  local total = 0
+  for _, q in pairs(items) do total = total + q end
+  return total
+end
+
+local reason, detail, new1, new2
+if one.id == two.id then
+  reason, detail = 'self_trade', 'player ' .. one.id .. ' cannot trade with itself'
+elseif #one.order == 0 and one.gold == 0 and #two.order == 0 and two.gold == 0 then
+  reason, detail = 'empty_trade', 'neither side gives anything'
+else
+  reason, detail = check_side(one, p1, 'player_1')
+  if not reason then reason, detail = check_side(two, p2, 'player_2') end
+  if not reason then
+    new1, new2 = after(p1, one, two), after(p2, two, one)
+    for _, c in ipairs({{'player_1', p1, new1}, {'player_2', p2, new2}}) do
+      local h_old, h_new = held(c[2].items), held(c[3].items)
+      if h_new > c[3].capacity and h_new > h_old then
+        reason = 'capacity_exceeded'
+        detail = c[1] .. ': player ' .. c[3].id .. ' would hold ' .. num(h_new)
+          .. ' items, capacity ' .. num(c[3].capacity)
+        break
+      end
+    end
+  end
+end
+
+local function request_side_json(s)
+  local lines = {}
+  for _, id in ipairs(s.order) do
+    lines[#lines + 1] = '{"item_id":' .. id .. ',"quantity":' .. num(s.qty[id]) .. '}'
+  end
+  return '{"player_id":' .. s.id .. ',"items":[' .. table.concat(lines, ',') .. '],"gold":'
+    .. num(s.gold) .. '}'
+end
+
+-- events.py _gives(): what a side gave, with the catalog value of each line (null if none)
+local function gives_json(s)
+  local lines = {}
+  for _, id in ipairs(s.order) do
+    local value = VALUES[id]
+    lines[#lines + 1] = '{"item_id":' .. id .. ',"quantity":' .. num(s.qty[id])
+      .. ',"value":' .. (value and num(value) or 'null') .. '}'
+  end
+  return '{"player_id":' .. s.id .. ',"gold":' .. num(s.gold) .. ',"items":['
+    .. table.concat(lines, ',') .. ']'
+end
+
+local trade_id = (tonumber(redis.call('GET', KEYS[4])) or 0) + 1
+local now, executed_at = next_instant(KEYS[6])
+local request = '{"player_1":' .. request_side_json(one) .. ',"player_2":' .. request_side_json(two)
+  .. '}'
+local head = '{"trade_id":' .. trade_id
+local outcome, payload, event_type
+if reason then
+  event_type = 'trade_rejected'
+  outcome = head .. ',"status":"rejected","executed_at":"' .. executed_at .. '","request":'
+    .. request .. ',"reason":"' .. reason .. '","detail":' .. jstr(detail) .. '}'
+  payload = head .. ',"reason":"' .. reason .. '","detail":' .. jstr(detail)
+    .. ',"player_1":' .. gives_json(one) .. '},"player_2":' .. gives_json(two) .. '}}'
+else
+  event_type = 'trade_accepted'
+  outcome = head .. ',"status":"accepted","executed_at":"' .. executed_at .. '","request":'
+    .. request .. ',"player_1":' .. state_json(new1) .. ',"player_2":' .. state_json(new2)
+    .. '}'
+  local touched, seen_ids = {}, {}
+  for _, s in ipairs({one, two}) do
+    for _, id in ipairs(s.order) do
+      if not seen_ids[id] then seen_ids[id] = true; touched[#touched + 1] = id end
+    end
+  end
+  table.sort(touched, by_number)
+  local function after_json(s, new)
+    local lines = {}
+    for _, id in ipairs(touched) do
+      lines[#lines + 1] = '{"item_id":' .. id .. ',"quantity":' .. num(new.items[id] or 0) .. '}'
+    end
+    return gives_json(s) .. ',"gold_after":' .. num(new.gold) .. ',"version":'
+      .. num(new.version) .. ',"items_after":[' .. table.concat(lines, ',') .. '],'
+      .. summary_json(new.items) .. '}'
+  end
+  payload = head .. ',"player_1":' .. after_json(one, new1) .. ',"player_2":'
+    .. after_json(two, new2) .. '}'
+end
+
+local body = envelope(ARGV[8], event_type, executed_at, payload)
+-- Writes start here; XADD first, since it is the only one Redis could refuse.
+append_outbox(KEYS[7], KEYS[8], ARGV[8], event_type, executed_at, one.id, body)
+redis.call('SET', KEYS[4], trade_id)
+redis.call('SET', KEYS[6], num(now))
+redis.call('HSET', KEYS[5], trade_id, outcome)
+if not reason then
+  local touched = {}
+  for _, s in ipairs({one, two}) do
+    for _, id in ipairs(s.order) do touched[id] = true end
+  end
+  for _, c in ipairs({{KEYS[1], new1}, {KEYS[2], new2}}) do
+    local key, new = c[1], c[2]
+    local fields = {'gold', num(new.gold), 'version', num(new.version)}
+    local gone = {}
+    for id in pairs(touched) do
+      local q = new.items[id]
+      if q == nil then
+        gone[#gone + 1] = 'item:' .. id
+      else
+        fields[#fields + 1] = 'item:' .. id
+        fields[#fields + 1] = num(q)
+      end
+    end
+    redis.call('HSET', key, unpack(fields))
+    if #gone > 0 then redis.call('HDEL', key, unpack(gone)) end
+  end
+end
+remember(KEYS[3], ARGV[7], ARGV[9], outcome)
+return {'ok', outcome}
+"""
+
+# KEYS: player counter, idempotency, clock, outbox, outbox seq
+# ARGV: key prefix, class, username (or '' for the default), gold, capacity, fingerprint, event_id,
+#       ttl, then (item_id, quantity) pairs of the class's starting stacks
+_CREATE = r"""
+local seen = claimed(KEYS[2], ARGV[6])
+if seen then return seen end
+
+local player_id = tostring((tonumber(redis.call('GET', KEYS[1])) or 0) + 1)
+local now, created_at = next_instant(KEYS[3])
+local p = {id = player_id, player_class = ARGV[2], gold = tonumber(ARGV[4]),
+           capacity = tonumber(ARGV[5]), version = 1, created_at = created_at, items = {}}
+if ARGV[3] == '' then p.username = ARGV[2] .. '-' .. player_id else p.username = ARGV[3] end
+for i = 9, #ARGV, 2 do p.items[ARGV[i]] = (p.items[ARGV[i]] or 0) + tonumber(ARGV[i + 1]) end
+
+local stacks = {}
+for _, id in ipairs(sorted_item_ids(p.items)) do
+  stacks[#stacks + 1] = '{"item_id":' .. id .. ',"quantity":' .. num(p.items[id]) .. '}'
+end
+local payload = '{"player_id":' .. player_id .. ',"username":' .. jstr(p.username)
+  .. ',"player_class":' .. jstr(p.player_class) .. ',"gold":' .. num(p.gold)
+  .. ',"capacity":' .. num(p.capacity) .. ',"items":[' .. table.concat(stacks, ',')
+  .. '],"version":1,' .. summary_json(p.items) .. '}'
+local body = envelope(ARGV[7], 'player_created', created_at, payload)
+local state = state_json(p)
+
+append_outbox(KEYS[4], KEYS[5], ARGV[7], 'player_created', created_at, player_id, body)
+redis.call('SET', KEYS[1], player_id)
+redis.call('SET', KEYS[3], num(now))
+local fields = {'username', p.username, 'player_class', p.player_class, 'gold', num(p.gold),
+                'capacity', num(p.capacity), 'version', '1', 'created_at', created_at}
+for id, q in pairs(p.items) do
+  fields[#fields + 1] = 'item:' .. id
+  fields[#fields + 1] = num(q)
+end
+redis.call('HSET', ARGV[1] .. 'player:' .. player_id, unpack(fields))
+remember(KEYS[2], ARGV[6], ARGV[8], state)
+return {'ok', state}
+"""
+
+
+def _values(catalog: Catalog) -> str:
+    return ", ".join(f'["{i.item_id}"] = {i.value}' for i in catalog.items.values())
+
+
+def trade_script(catalog: Catalog) -> str:
+    return (_COMMON % {"values": _values(catalog)}) + _TRADE
+
+
+def create_player_script(catalog: Catalog) -> str:
+    return (_COMMON % {"values": _values(catalog)}) + _CREATE
