@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 import redis
@@ -58,8 +58,6 @@ PREFIX = "{bazaar}:"
 SOCKET_TIMEOUT_SECONDS = 2.0
 # Lua numbers are doubles: amounts past 2**53 would lose precision inside the script.
 _LARGEST_EXACT = 2**53
-
-T = TypeVar("T")
 
 
 def _exact(value: int, name: str) -> str:
@@ -113,7 +111,8 @@ class RedisStore(Store):
     def _key(self, *parts: object) -> str:
         return self.prefix + ":".join(str(p) for p in parts)
 
-    def _call(self, what: str, action: Callable[[], T]) -> T:
+    def _call(self, what: str, action: Callable[[], Any]) -> Any:
+        # Any: redis-py types replies as bytes | str | None whatever the client's decoding.
         try:
             return action()
         except (redis.ConnectionError, redis.TimeoutError) as exc:
