@@ -1,0 +1,187 @@
+"""`bazaar ingest`: land every event in the Delta Lake exactly once."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+import time
+from types import FrameType
+
+from bazaar.cli.common import add_command, console, fail, out
+from bazaar.config import DEFAULT_DATA_DIR, Settings
+
+DEFAULT_LAKE = DEFAULT_DATA_DIR / "lake"
+
+
+def parse_options(pairs: list[str] | None, flag: str) -> dict[str, str]:
+    options = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            fail(f"{flag} expects KEY=VALUE, got {pair!r}")
+        options[key] = value
+    return options
+
+
+def add_lake_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--lake",
+        metavar="PATH_OR_URI",
+        help=f"lake root: a local path (default {DEFAULT_LAKE}) or s3://, gs://, az:// URI",
+    )
+    p.add_argument(
+        "--storage-option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="object-store option passed to delta-rs (repeatable), e.g. AWS_REGION=eu-west-1",
+    )
+
+
+def lake_root(args: argparse.Namespace, settings: Settings) -> str:
+    return str(args.lake or settings.lake or DEFAULT_LAKE)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = add_command(
+        sub,
+        "ingest",
+        summary="land events from the outbox or Kafka in the Delta Lake, exactly once",
+        description=(
+            "Read events from the store's outbox (--store, the default) or a Kafka topic "
+            "(--kafka) and append them to the lake's Delta tables, with the source position "
+            "committed in the same Delta commit. Without --follow: drain what exists now, "
+            "print a summary and exit. With --follow: keep running until Ctrl-C / SIGTERM."
+        ),
+        example="bazaar ingest --store sqlite:///bazaar-data/bazaar.db --lake bazaar-data/lake",
+    )
+    add_lake_flags(p)
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--store", metavar="URL", help="read this store's outbox (default)")
+    source.add_argument("--kafka", metavar="HOST:PORT", help="consume this Kafka cluster")
+    p.add_argument("--catalog", metavar="PATH", help="catalog JSON file (default: built-in)")
+    p.add_argument("--topic", help="Kafka topic (default bazaar.events)")
+    p.add_argument("--group", default=None, help="Kafka consumer group (default bazaar-ingest)")
+    p.add_argument(
+        "--kafka-option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="librdkafka consumer setting (repeatable), e.g. session.timeout.ms=6000",
+    )
+    p.add_argument("--follow", action="store_true", help="keep running; flush as events come")
+    p.add_argument(
+        "--flush-seconds",
+        type=float,
+        default=1.0,
+        help="commit when the oldest buffered event is this old (default 1.0)",
+    )
+    p.add_argument(
+        "--flush-events",
+        type=int,
+        default=50_000,
+        help="commit when this many events are buffered (default 50000)",
+    )
+    p.add_argument(
+        "--source-id",
+        default=None,
+        help="name of the outbox source in the lake's positions (default 'outbox')",
+    )
+    p.add_argument("--quiet", action="store_true", help="only the final summary")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bazaar.domain.errors import BazaarError
+    from bazaar.lake.ingest import EventSource, Ingest, IngestSummary
+    from bazaar.lake.sources import (
+        DEFAULT_GROUP,
+        DEFAULT_TOPIC,
+        OUTBOX_SOURCE,
+        KafkaSource,
+        OutboxSource,
+    )
+    from bazaar.lake.writer import LakeWriter
+
+    settings = Settings.from_environ().override(store=args.store, catalog=args.catalog)
+    root = lake_root(args, settings)
+    storage = parse_options(args.storage_option, "--storage-option")
+    source: EventSource
+    try:
+        if args.kafka:
+            source = KafkaSource(
+                args.kafka,
+                topic=args.topic or settings.topic or DEFAULT_TOPIC,
+                group=args.group or DEFAULT_GROUP,
+                options=parse_options(args.kafka_option, "--kafka-option"),
+            )
+        else:
+            from bazaar.bootstrap import build_store
+
+            source = OutboxSource(build_store(settings), source_id=args.source_id or OUTBOX_SOURCE)
+        writer = LakeWriter(root, storage_options=storage).open()
+    except (BazaarError, ValueError) as exc:
+        fail(str(exc))
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()  # finish the batch in hand, land it, then exit
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    last_report = [0.0]
+
+    def progress(summary: IngestSummary) -> None:
+        now = time.monotonic()
+        if args.quiet or now - last_report[0] < (1.0 if console.is_terminal else 5.0):
+            return
+        last_report[0] = now
+        console.print(
+            f"[dim]ingest[/] {summary.events:,} events ({summary.events_per_second:,.0f}/s), "
+            f"{summary.flushes} flushes, last {summary.last_flush_seconds * 1000:.0f} ms, "
+            f"trades {summary.rows['trades']:,}, dead letters {summary.dead_letters}"
+        )
+
+    mode = "following" if args.follow else "draining"
+    if not args.quiet:
+        console.print(f"ingest: {mode} {source.describe()} into [bold]{root}[/]")
+    ingest = Ingest(
+        source,
+        writer,
+        flush_events=args.flush_events,
+        flush_seconds=args.flush_seconds,
+        on_flush=progress,
+    )
+    try:
+        summary = ingest.run(follow=args.follow, stop=stop)
+    except BazaarError as exc:
+        fail(str(exc), code=1)
+    finally:
+        if isinstance(source, KafkaSource) and source.assignments and not args.quiet:
+            console.print(f"ingest: partition assignments {source.assignments}")
+        source.close()
+        writer.close()
+    print_summary(summary, root)
+    return 0
+
+
+def print_summary(summary: object, root: str) -> None:
+    from rich.table import Table
+
+    from bazaar.lake.ingest import IngestSummary
+
+    assert isinstance(summary, IngestSummary)
+    table = Table(title=f"ingest into {root}", show_header=True, header_style="bold")
+    table.add_column("table")
+    table.add_column("rows written", justify="right")
+    for name, rows in summary.rows.items():
+        table.add_row(name, f"{rows:,}")
+    out.print(table)
+    lag = "unknown" if summary.lag is None else f"{summary.lag:,}"
+    out.print(
+        f"events read {summary.events:,} in {summary.seconds:.2f} s "
+        f"({summary.events_per_second:,.0f}/s); duplicates skipped {summary.duplicates:,}; "
+        f"dead letters {summary.dead_letters:,}; flushes {summary.flushes}; lag {lag}"
+    )
+    if summary.positions:
+        out.print(f"positions: {summary.positions}")

@@ -1,0 +1,211 @@
+"""Event sources for ingest: the store's outbox (embedded) and a Kafka topic.
+
+Neither keeps its own notion of progress: both are positioned from the lake's app
+transactions (`LakeWriter.resume_position`), which are committed atomically with the rows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+from bazaar.domain.errors import BazaarError
+from bazaar.lake.writer import Envelope, LakeWriter
+from bazaar.store.base import Store
+
+OUTBOX_SOURCE = "outbox"
+LAKE_CONSUMER = "lake"  # the name under which the store records how far the lake got
+DEFAULT_TOPIC = "bazaar.events"
+DEFAULT_GROUP = "bazaar-ingest"
+
+
+class SourceUnavailable(BazaarError):
+    reason = "source_unavailable"
+
+
+class OutboxSource:
+    """Reads `store.read_outbox(after=...)`; position = outbox seq."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        source_id: str = OUTBOX_SOURCE,
+        read_limit: int = 20_000,
+        idle_sleep: float = 0.02,
+    ) -> None:
+        self.store = store
+        self.source_id = source_id
+        self.read_limit = read_limit
+        self.idle_sleep = idle_sleep
+        self._after = 0
+        self._target = 0
+
+    def start(self, writer: LakeWriter, discard: Callable[[Collection[str]], None]) -> None:
+        self._after = writer.resume_position(self.source_id) or 0
+        self._target = self.store.outbox_head()  # what "drain what exists now" means
+
+    def poll(self, max_events: int, timeout: float) -> list[Envelope]:
+        deadline = time.monotonic() + timeout
+        while True:
+            entries = self.store.read_outbox(self._after, min(self.read_limit, max_events))
+            if entries or time.monotonic() >= deadline:
+                break
+            time.sleep(min(self.idle_sleep, max(0.0, deadline - time.monotonic())))
+        if not entries:
+            return []
+        self._after = entries[-1].seq
+        sid = self.source_id
+        return [Envelope(sid, e.seq, bytes(e.body)) for e in entries]
+
+    def caught_up(self) -> bool:
+        return self._after >= self._target
+
+    def committed(self, positions: dict[str, int]) -> None:
+        seq = positions.get(self.source_id)
+        if seq is not None:
+            # Informational for the store (outbox release needs every consumer's position);
+            # the lake's own app transactions stay the source of truth for resuming.
+            self.store.commit_position(LAKE_CONSUMER, seq)
+
+    def lag(self) -> int | None:
+        return max(0, self.store.outbox_head() - self._after)
+
+    def describe(self) -> str:
+        return f"outbox of the store (source id {self.source_id!r})"
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def kafka_source_id(topic: str, partition: int) -> str:
+    return f"kafka:{topic}:{partition}"
+
+
+class KafkaSource:
+    """A consumer-group member; position = per-partition offset, kept in the lake only.
+
+    On every assignment the consumer seeks to the offsets recorded in the lake, so several
+    ingest processes in one group split the partitions and a partition that moves between
+    them resumes exactly where the lake says; Kafka's own group offsets are never committed.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        topic: str = DEFAULT_TOPIC,
+        group: str = DEFAULT_GROUP,
+        options: Mapping[str, str] | None = None,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.group = group
+        self.options = dict(options or {})
+        self._consumer: Any = None
+        self._writer: LakeWriter | None = None
+        self._discard: Callable[[Collection[str]], None] = lambda _: None
+        self._next: dict[int, int] = {}  # partition -> next offset to read
+        self._eof: set[int] = set()
+        self.assignments: list[list[int]] = []  # every assignment received, for reports
+
+    def start(self, writer: LakeWriter, discard: Callable[[Collection[str]], None]) -> None:
+        from confluent_kafka import Consumer, KafkaException
+
+        self._writer, self._discard = writer, discard
+        config: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap,
+            "group.id": self.group,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "enable.partition.eof": True,
+            "auto.offset.reset": "earliest",
+            "fetch.wait.max.ms": 50,
+        }
+        config.update(self.options)
+        try:
+            self._consumer = Consumer(config)
+            self._consumer.subscribe(
+                [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke
+            )
+        except KafkaException as exc:
+            raise SourceUnavailable(
+                f"cannot consume {self.topic} at {self.bootstrap}: {exc}"
+            ) from exc
+
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        from confluent_kafka import OFFSET_BEGINNING
+
+        assert self._writer is not None
+        # Another member may have landed events of these partitions since we last looked.
+        self._writer.reload_seen()
+        for tp in partitions:
+            landed = self._writer.resume_position(kafka_source_id(self.topic, tp.partition))
+            tp.offset = OFFSET_BEGINNING if landed is None else landed + 1
+            self._next[tp.partition] = max(tp.offset, 0)
+        self._eof.clear()
+        self.assignments.append(sorted(tp.partition for tp in partitions))
+        consumer.assign(partitions)
+
+    def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        # Buffered events of revoked partitions are dropped, not flushed: the next owner
+        # re-reads them from the lake's positions, so nothing is lost and nothing doubled.
+        self._discard({kafka_source_id(self.topic, tp.partition) for tp in partitions})
+        for tp in partitions:
+            self._next.pop(tp.partition, None)
+            self._eof.discard(tp.partition)
+        consumer.unassign()
+
+    def poll(self, max_events: int, timeout: float) -> list[Envelope]:
+        from confluent_kafka import KafkaError, KafkaException
+
+        try:
+            messages = self._consumer.consume(min(max_events, 10_000), timeout)
+        except KafkaException as exc:
+            raise SourceUnavailable(f"consuming {self.topic}: {exc}") from exc
+        out = []
+        for m in messages:
+            err = m.error()
+            if err is not None:
+                if err.code() == KafkaError._PARTITION_EOF:
+                    self._eof.add(m.partition())
+                    continue
+                if err.fatal():
+                    raise SourceUnavailable(f"consuming {self.topic}: {err}")
+                continue  # transient: librdkafka retries by itself
+            partition = m.partition()
+            self._eof.discard(partition)
+            self._next[partition] = m.offset() + 1
+            value = m.value()
+            out.append(Envelope(kafka_source_id(m.topic(), partition), m.offset(), value or b""))
+        return out
+
+    def caught_up(self) -> bool:
+        return bool(self._next) and self._eof >= set(self._next)
+
+    def committed(self, positions: dict[str, int]) -> None:
+        pass  # the lake is the only record of offsets
+
+    def lag(self) -> int | None:
+        from confluent_kafka import KafkaException, TopicPartition
+
+        if self._consumer is None:
+            return None
+        total = 0
+        try:
+            for partition, nxt in self._next.items():
+                tp = TopicPartition(self.topic, partition)
+                _, high = self._consumer.get_watermark_offsets(tp, timeout=2.0)
+                total += max(0, high - nxt)
+        except KafkaException:
+            return None
+        return total
+
+    def describe(self) -> str:
+        return f"Kafka topic {self.topic!r} at {self.bootstrap} (group {self.group!r})"
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None

@@ -1,0 +1,290 @@
+"""The Delta writer: a micro-batch of events becomes one commit per table, exactly once.
+
+Exactly-once across seven tables without a multi-table transaction (docs/LAKE.md, "Exactly
+once"). Each event arrives with its source (`outbox`, `kafka:TOPIC:PARTITION`) and its
+position there (outbox seq / Kafka offset), increasing within a source. Every commit to a
+table carries one Delta app transaction per source in the batch,
+`app_id = f"{source}:{table}"`, `version` = the highest position of that source in the batch,
+and it is written in the same commit as the rows. Hence, per table and source:
+
+    the table holds the rows of every event at a position <= its version, and no other.
+
+1. Before writing table T, refresh T and read its version v for each source; write only the
+   rows of events at positions > v. So a replayed batch (after a crash between the commits
+   of two tables, or with different batch boundaries) adds each table exactly what it lacks.
+   delta-rs does not refuse a stale version by itself: this check is what does.
+2. The write commits against the snapshot the check read. If another writer committed the
+   same app id meanwhile (a zombie after a Kafka rebalance), delta-rs's conflict checker
+   refuses the commit ("concurrent transaction"); we refresh, re-check and re-filter.
+3. Every batch commits every table, with an empty commit when a table got no rows, so the
+   resume position (the minimum over tables) keeps up even for tables rarely written.
+4. A restarted ingest resumes its source after `resume_position(source)`.
+
+Duplicates (the same event_id redelivered at another position, e.g. by an at-least-once
+relay) are dropped by `event_id` before rows are produced. The memory of which (source,
+position) first carried an event_id is rebuilt from the lake's primary tables on open, so the
+decision is the same in a replay as in the original run; it covers `dedup_days` of event
+dates, which bounds memory (redeliveries come seconds or minutes late, not days).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import pyarrow.compute as pc
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+
+from bazaar.domain.errors import BazaarError
+from bazaar.lake.tables import (
+    DEAD_LETTERS,
+    PARTITION_COLUMN,
+    PRIMARY_TABLES,
+    SCHEMAS,
+    TABLES,
+    InvalidEvent,
+    Row,
+    dead_letter_row,
+    event_rows,
+    now_us,
+    to_arrow,
+)
+
+_COMMIT_ATTEMPTS = 5
+
+
+class LakeUnavailable(BazaarError):
+    """The lake's storage cannot be read or written."""
+
+    reason = "lake_unavailable"
+
+
+class LakeFenced(LakeUnavailable):
+    """Another writer keeps committing the positions this one is trying to write."""
+
+    reason = "lake_fenced"
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One event as read from a source: the exact bytes, and where they were read."""
+
+    source: str  # "outbox" or "kafka:TOPIC:PARTITION"
+    position: int  # outbox seq or Kafka offset; increasing within a source
+    raw: bytes
+
+
+@dataclass(slots=True)
+class BatchResult:
+    events: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
+    positions: dict[str, int] = field(default_factory=dict)  # source -> last position landed
+
+
+def app_id(source: str, table: str) -> str:
+    return f"{source}:{table}"
+
+
+def table_uri(root: str, table: str) -> str:
+    return f"{root.rstrip('/')}/{table}"
+
+
+def normalise_root(root: str | Path) -> str:
+    """Object-store URIs unchanged; local paths made absolute."""
+    text = str(root)
+    if "://" in text:
+        return text.rstrip("/")
+    return str(Path(text).expanduser().resolve())
+
+
+# (source, position, rows of one event for one table)
+_Staged = list[tuple[str, int, list[Row]]]
+
+
+class LakeWriter:
+    """Writes micro-batches to the lake's tables; one instance per ingest process."""
+
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        storage_options: Mapping[str, str] | None = None,
+        dedup_days: int = 2,
+        parallel: int = 4,
+    ) -> None:
+        self.root = normalise_root(root)
+        self.storage_options = dict(storage_options or {})
+        self.dedup_days = dedup_days
+        self._tables: dict[str, DeltaTable] = {}
+        self._seen: dict[str, dict[str, tuple[str, int]]] = {}  # event_date -> id -> first
+        self._pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="lake-commit")
+
+    # -- opening -------------------------------------------------------------------------
+
+    def open(self) -> LakeWriter:
+        for table in TABLES:
+            self._tables[table] = self._open_or_create(table)
+        self.reload_seen()
+        return self
+
+    def _open_or_create(self, table: str) -> DeltaTable:
+        uri = table_uri(self.root, table)
+        opts = self.storage_options or None
+        try:
+            try:
+                return DeltaTable(uri, storage_options=opts)
+            except TableNotFoundError:
+                pass
+            try:
+                return DeltaTable.create(
+                    uri,
+                    schema=SCHEMAS[table],
+                    mode="ignore",
+                    partition_by=[PARTITION_COLUMN],
+                    storage_options=opts,
+                )
+            except DeltaError:
+                # Another ingest process created it between our two calls.
+                return DeltaTable(uri, storage_options=opts)
+        except (DeltaError, OSError) as exc:
+            raise LakeUnavailable(f"cannot open lake table {uri}: {exc}") from exc
+
+    def reload_seen(self) -> None:
+        """Rebuild the duplicate filter's memory from the lake (on open, and whenever other
+        writers may have landed events this process will see again: a Kafka rebalance)."""
+        self._seen = {}
+        try:
+            for table in PRIMARY_TABLES:
+                dt = self._tables[table]
+                dt.update_incremental()
+                days = sorted({p[PARTITION_COLUMN] for p in dt.partitions()})
+                if not days:
+                    continue
+                floor = self._floor(days[-1])
+                data = dt.to_pyarrow_dataset().to_table(
+                    columns=["event_id", PARTITION_COLUMN, "source", "position"],
+                    filter=pc.field(PARTITION_COLUMN) >= floor,
+                )
+                for eid, day, source, pos in zip(
+                    *(data.column(i).to_pylist() for i in range(4)), strict=True
+                ):
+                    self._seen.setdefault(day, {})[eid] = (source, pos)
+        except (DeltaError, OSError) as exc:
+            raise LakeUnavailable(f"cannot read the lake at {self.root}: {exc}") from exc
+        if self._seen:
+            self._evict(max(self._seen))
+
+    def _floor(self, newest_day: str) -> str:
+        return (date.fromisoformat(newest_day) - timedelta(days=self.dedup_days)).isoformat()
+
+    def _evict(self, newest_day: str) -> None:
+        floor = self._floor(newest_day)
+        for day in [d for d in self._seen if d < floor]:
+            del self._seen[day]
+
+    # -- positions -----------------------------------------------------------------------
+
+    def resume_position(self, source: str) -> int | None:
+        """The position every table holds for `source` (None: start from the beginning)."""
+        versions = self.table_versions(source)
+        if any(v is None for v in versions.values()):
+            return None
+        return min(v for v in versions.values() if v is not None)
+
+    def table_versions(self, source: str) -> dict[str, int | None]:
+        try:
+            out: dict[str, int | None] = {}
+            for table, dt in self._tables.items():
+                dt.update_incremental()
+                out[table] = dt.transaction_version(app_id(source, table))
+            return out
+        except (DeltaError, OSError) as exc:
+            raise LakeUnavailable(f"cannot read the lake at {self.root}: {exc}") from exc
+
+    # -- writing -------------------------------------------------------------------------
+
+    def write(self, batch: Sequence[Envelope]) -> BatchResult:
+        """Land a micro-batch: one commit per table (see the module docstring)."""
+        result = BatchResult(events=len(batch))
+        staged: dict[str, _Staged] = {t: [] for t in TABLES}
+        tops: dict[str, int] = {}
+        received = now_us()
+        for env in batch:
+            source, pos = env.source, env.position
+            if pos > tops.get(source, -1):
+                tops[source] = pos
+            try:
+                event = event_rows(env.raw, source, pos)
+            except InvalidEvent as exc:
+                row = dead_letter_row(env.raw, source, pos, str(exc), received)
+                staged[DEAD_LETTERS].append((source, pos, [row]))
+                result.dead_letters += 1
+                continue
+            day = self._seen.get(event.event_date)
+            if day is None:
+                day = self._seen[event.event_date] = {}
+                self._evict(max(self._seen))
+            first = day.setdefault(event.event_id, (source, pos))
+            if first != (source, pos):
+                result.duplicates += 1
+                continue
+            for table, rows in event.rows.items():
+                staged[table].append((source, pos, rows))
+        if not tops:
+            return result
+        futures = {t: self._pool.submit(self._commit, t, staged[t], tops) for t in TABLES}
+        for table, future in futures.items():
+            result.rows[table] = future.result()
+        result.positions = tops
+        return result
+
+    def _commit(self, table: str, staged: _Staged, tops: Mapping[str, int]) -> int:
+        dt = self._tables[table]
+        for _ in range(_COMMIT_ATTEMPTS):
+            try:
+                dt.update_incremental()
+                held = {s: dt.transaction_version(app_id(s, table)) for s in tops}
+                todo = {s: top for s, top in tops.items() if (v := held[s]) is None or top > v}
+                if not todo:
+                    return 0  # a replay: this table already holds the whole batch
+                rows = [
+                    row
+                    for source, pos, event in staged
+                    if (v := held[source]) is None or pos > v
+                    for row in event
+                ]
+                write_deltalake(
+                    dt,
+                    to_arrow(table, rows),
+                    mode="append",
+                    commit_properties=CommitProperties(
+                        app_transactions=[
+                            Transaction(app_id=app_id(s, table), version=top)
+                            for s, top in todo.items()
+                        ]
+                    ),
+                )
+                return len(rows)
+            except CommitFailedError as exc:
+                if "concurrent transaction" not in str(exc).lower():
+                    raise LakeUnavailable(f"commit to {table} failed: {exc}") from exc
+                # Someone else committed one of our app ids: refresh and take only the rest.
+            except (DeltaError, OSError) as exc:
+                raise LakeUnavailable(f"cannot write {table} at {self.root}: {exc}") from exc
+        raise LakeFenced(f"{table}: another writer keeps committing the same source positions")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self._tables.clear()
+
+    def __enter__(self) -> LakeWriter:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
