@@ -8,13 +8,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from bazaar.api.batching import TradeBatcher
 from bazaar.api.errors import (
     REJECTED_TRADE_STATUS,
     BodyTooLarge,
@@ -72,7 +73,7 @@ async def _body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _idempotency(request: Request, scope: str, body: dict[str, Any]) -> Idempotency | None:
+def _idempotency(request: Request, scope: str, parsed: BaseModel) -> Idempotency | None:
     key = request.headers.get("idempotency-key")
     if key is None:
         return None
@@ -81,7 +82,7 @@ def _idempotency(request: Request, scope: str, body: dict[str, Any]) -> Idempote
             f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters",
             field="Idempotency-Key",
         )
-    return Idempotency.for_request(scope, key, body)
+    return Idempotency.for_request(scope, key, parsed.model_dump())
 
 
 def _path_id(request: Request, name: str) -> int:
@@ -117,13 +118,14 @@ def _guarded(handler: Handler) -> Handler:
 def create_app(store: Store, *, rng: random.Random | None = None) -> Starlette:
     catalog = store.catalog
     draw = rng or random.Random()
+    batcher = TradeBatcher(store)
 
     async def create_player(request: Request) -> Response:
         raw = await _body(request)
         parsed = PlayerIn.model_validate_json(raw or b"{}")
         if parsed.username is not None:
             check_username(parsed.username)
-        idem = _idempotency(request, "players", parsed.model_dump())
+        idem = _idempotency(request, "players", parsed)
         if parsed.player_class is None or parsed.player_class == "random":
             pc = catalog.draw_class(draw)
         else:
@@ -137,8 +139,8 @@ def create_app(store: Store, *, rng: random.Random | None = None) -> Starlette:
 
     async def create_trade(request: Request) -> Response:
         parsed = TradeIn.model_validate_json(await _body(request))
-        idem = _idempotency(request, "trades", parsed.model_dump())
-        outcome = store.execute_trade(parsed.to_domain(), idem)
+        idem = _idempotency(request, "trades", parsed)
+        outcome = await batcher.execute(parsed.to_domain(), idem)
         status = 200 if isinstance(outcome, Accepted) else REJECTED_TRADE_STATUS
         return JSON(trade_result_view(catalog, outcome), status_code=status)
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from bazaar.domain.catalog import Catalog
+from bazaar.domain.errors import BazaarError, IdempotencyKeyReused, UnknownPlayer
 from bazaar.domain.model import NewPlayer, PlayerState, TradeRequest
 from bazaar.domain.trading import TradeOutcome
 
@@ -33,6 +34,9 @@ class Idempotency:
     def for_request(scope: str, key: str, body: Mapping[str, Any]) -> Idempotency:
         canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
         return Idempotency(f"{scope}:{key}", hashlib.sha256(canonical).hexdigest())
+
+
+TradeCall = tuple[TradeRequest, Idempotency | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,20 @@ class Store(ABC):
         self, request: TradeRequest, idempotency: Idempotency | None = None
     ) -> TradeOutcome:
         """Raises UnknownPlayer (nothing recorded) or IdempotencyKeyReused."""
+
+    def execute_trades(self, batch: Sequence[TradeCall]) -> list[TradeOutcome | BazaarError]:
+        """Several trades in order, as one round trip where the store can (group commit).
+
+        A call refused before it wrote anything (UnknownPlayer, IdempotencyKeyReused) is
+        returned in its place; a failure of the whole step (StoreUnavailable) is raised.
+        """
+        results: list[TradeOutcome | BazaarError] = []
+        for request, idempotency in batch:
+            try:
+                results.append(self.execute_trade(request, idempotency))
+            except (UnknownPlayer, IdempotencyKeyReused) as refused:
+                results.append(refused)
+        return results
 
     @abstractmethod
     def get_trade(self, trade_id: int) -> TradeOutcome:
