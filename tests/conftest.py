@@ -7,6 +7,7 @@ import pytest
 
 from bazaar.domain.catalog import Catalog, load_catalog
 from bazaar.store.base import Store
+from tests.support.broker import kafka_broker  # noqa: F401 - the session's Kafka broker
 from tests.support.stores import STORE_KINDS, open_url
 
 
