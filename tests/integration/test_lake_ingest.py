@@ -322,3 +322,31 @@ def test_ingest_and_lake_commands_have_help_with_examples() -> None:
             [sys.executable, "-m", "bazaar", *argv], capture_output=True, text=True, check=True
         )
         assert "example:" in result.stdout
+
+
+def test_serve_with_lake_lands_what_the_api_accepts(tmp_path: Path) -> None:
+    import httpx
+
+    from bazaar.cli.common import free_port
+
+    port, lake, db = free_port(), tmp_path / "lake", tmp_path / "bazaar.db"
+    cmd = [sys.executable, "-m", "bazaar", "serve", "--store", f"sqlite:///{db}"]
+    proc = subprocess.Popen([*cmd, "--port", str(port), "--lake", str(lake)])
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    client.get("/health")
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, "server did not start"
+                    time.sleep(0.1)
+            for player_class in ("farmer", "banker", "hunter"):
+                assert client.post("/players", json={"player_class": player_class}).is_success
+        store = SQLiteStore(db, load_catalog())
+        assert wait_for_lake(lake, store.outbox_head(), timeout=30)
+        assert_lake_equals_outbox(lake, outbox(store))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)

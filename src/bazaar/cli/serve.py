@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--port", type=int, help="port (default 8000)")
     p.add_argument("--workers", type=int, help="worker processes (default 1)")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--lake", metavar="PATH", help="also follow the outbox into this Delta Lake")
     p.set_defaults(func=run)
 
 
@@ -32,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level=args.log_level,
+        lake=args.lake,
     )
     serve(settings)
     return 0
@@ -54,6 +56,11 @@ def serve(settings: Settings, *, banner: str | None = None) -> None:
     url = f"http://{settings.host}:{settings.port}"
     console.print(banner or f"bazaar serving on [bold]{url}[/] (store {settings.store})")
     console.print(f"  API docs: {url}/docs   OpenAPI: {url}/openapi.json   Ctrl-C stops")
+    if settings.lake:
+        from bazaar.lake.follower import follow_store
+
+        follow_store(settings.store, settings.lake, settings.catalog)
+        console.print(f"  lake: following the outbox into {settings.lake}")
     common = {
         "host": settings.host,
         "port": settings.port,
