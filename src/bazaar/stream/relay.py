@@ -1,0 +1,343 @@
+"""OutboxRelay: moves the store's outbox to a Kafka topic, in order, losing nothing.
+
+The commit order, which is the whole delivery guarantee:
+
+  1. read entries after the relay's confirmed position (`store.read_outbox(after=...)`);
+  2. produce each, keyed by its player, to the idempotent `acks=all` producer;
+  3. when delivery reports arrive, advance the confirmed position over the longest prefix
+     of produced entries whose reports all succeeded (reports of different partitions
+     arrive out of order; the position never skips an unconfirmed entry);
+  4. `store.commit_position("relay", seq)` for that prefix, every `commit_interval`.
+
+A crash anywhere re-sends from the last committed position: entries delivered after it
+are sent again (at-least-once; consumers deduplicate on `event_id`), and none is skipped.
+A failed delivery report (the broker unreachable for longer than message.timeout.ms, or a
+fatal producer error) ends the session: the relay commits what was confirmed, throws the
+producer away, waits with exponential backoff and resends from the confirmed position.
+Meanwhile the API keeps writing to the outbox, which is the buffer.
+
+Entries are not released here: the lake's embedded ingest may still read the outbox
+(`store.release_outbox` is for whoever knows every consumer).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from bazaar.domain.errors import BazaarError
+from bazaar.store.base import Store
+from bazaar.stream.codec import message_key, message_value
+from bazaar.stream.kafka import BrokerUnavailable, KafkaSettings, ensure_topic
+
+log = logging.getLogger("bazaar.relay")
+
+RELAY_CONSUMER = "relay"  # the name under which the store keeps the confirmed position
+
+
+@dataclass(frozen=True, slots=True)
+class RelayStatus:
+    """A snapshot for health checks and progress lines."""
+
+    running: bool
+    broker: str  # "connecting" | "up" | "unreachable"
+    position: int  # last outbox seq confirmed delivered and committed
+    delivered: int  # delivery reports succeeded since start (resends count again)
+    in_flight: int
+    retries: int  # sessions restarted after a failure
+    last_error: str | None
+
+    def to_document(self, head: int | None = None) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "running": self.running,
+            "broker": self.broker,
+            "position": self.position,
+            "delivered": self.delivered,
+            "in_flight": self.in_flight,
+            "retries": self.retries,
+            "last_error": self.last_error,
+        }
+        if head is not None:
+            doc["head"] = head
+            doc["lag"] = max(0, head - self.position)
+        return doc
+
+
+class _DeliveryFailed(Exception):
+    pass
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        store: Store,
+        kafka: KafkaSettings,
+        *,
+        consumer: str = RELAY_CONSUMER,
+        read_limit: int = 5_000,
+        max_in_flight: int = 100_000,
+        commit_interval: float = 0.2,
+        idle_wait: float = 0.02,
+        stall_after: float = 3.0,
+        backoff: tuple[float, float] = (0.5, 30.0),
+        log_interval: float = 10.0,
+    ) -> None:
+        self.store = store
+        self.kafka = kafka
+        self.consumer = consumer
+        self.read_limit = read_limit
+        self.max_in_flight = max_in_flight
+        self.commit_interval = commit_interval
+        self.idle_wait = idle_wait
+        self.stall_after = stall_after
+        self.backoff = backoff
+        self.log_interval = log_interval
+        self._lock = threading.Lock()
+        self._running = False
+        self._topic_ready = False
+        self._broker = "connecting"
+        self._position = 0
+        self._delivered = 0
+        self._retries = 0
+        self._last_error: str | None = None
+        # Session state, touched only by the relay thread (and delivery callbacks, which
+        # librdkafka runs inside producer.poll/flush on that same thread).
+        self._pending: deque[int] = deque()
+        self._confirmed_seqs: set[int] = set()
+        self._failure: str | None = None
+        self._last_success = 0.0
+        self._transport_down = False
+
+    # -- observing -------------------------------------------------------------------------
+
+    def status(self) -> RelayStatus:
+        with self._lock:
+            broker = self._broker
+            if broker == "up" and self._stalled():
+                broker = "unreachable"
+            return RelayStatus(
+                running=self._running,
+                broker=broker,
+                position=self._position,
+                delivered=self._delivered,
+                in_flight=len(self._pending),
+                retries=self._retries,
+                last_error=self._last_error,
+            )
+
+    def health(self) -> dict[str, Any]:
+        """The relay section of GET /health (lag measured against the outbox head now)."""
+        return self.status().to_document(head=self.store.outbox_head())
+
+    def _stalled(self) -> bool:
+        # A frozen or partitioned broker often produces no error at all (the TCP
+        # connection stays up); what shows is that sends stop being confirmed.
+        if self._transport_down:
+            return True
+        return bool(self._pending) and time.monotonic() - self._last_success > self.stall_after
+
+    # -- running ---------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, *, until: int | None = None) -> None:
+        """Relay until `stop` is set (or, with `until`, until the position reaches it).
+        Failures of the broker or the store are retried with backoff, forever."""
+        with self._lock:
+            self._running = True
+        delay = self.backoff[0]
+        try:
+            while not stop.is_set():
+                delivered_before = self._delivered
+                try:
+                    self._session(stop, until)
+                    return
+                except (BazaarError, _DeliveryFailed) as exc:
+                    with self._lock:
+                        self._retries += 1
+                        self._last_error = str(exc)
+                        self._broker = "unreachable"
+                    if self._delivered > delivered_before:
+                        delay = self.backoff[0]  # it worked for a while: start over gently
+                    log.warning(
+                        "relay: %s; lag %s events; retrying in %.1fs", exc, self._lag(), delay
+                    )
+                    if stop.wait(delay):
+                        return
+                    delay = min(delay * 2, self.backoff[1])
+        finally:
+            with self._lock:
+                self._running = False
+
+    def _lag(self) -> int | str:
+        try:
+            return max(0, self.store.outbox_head() - self._position)
+        except BazaarError:
+            return "unknown"
+
+    def _session(self, stop: threading.Event, until: int | None) -> None:
+        from confluent_kafka import KafkaException, Producer
+
+        position = self.store.consumer_position(self.consumer)
+        with self._lock:
+            self._position = position
+        if not self._topic_ready:
+            ensure_topic(self.kafka)
+            self._topic_ready = True
+        self._pending.clear()
+        self._confirmed_seqs.clear()
+        self._failure = None
+        self._transport_down = False
+        self._last_success = time.monotonic()
+        producer = Producer({**self.kafka.producer_config(), "error_cb": self._on_error})
+        with self._lock:
+            self._broker = "up"
+            self._last_error = None
+        topic = self.kafka.topic
+        read_after = confirmed = committed = position
+        now = time.monotonic()
+        last_commit = idle_since = now
+        next_log = now + self.log_interval
+        try:
+            while True:
+                producer.poll(0)
+                confirmed = self._advance() or confirmed
+                if self._failure is not None:
+                    raise _DeliveryFailed(self._failure)
+                now = time.monotonic()
+                if confirmed > committed and (
+                    now - last_commit >= self.commit_interval or not self._pending
+                ):
+                    self.store.commit_position(self.consumer, confirmed)
+                    committed, last_commit = confirmed, now
+                    with self._lock:
+                        self._position = confirmed
+                if now >= next_log:
+                    next_log = now + self.log_interval
+                    self._log_progress()
+                if (until is not None and committed >= until) or stop.is_set():
+                    return
+                if len(self._pending) >= self.max_in_flight:
+                    producer.poll(self.idle_wait)
+                    continue
+                entries = self.store.read_outbox(read_after, self.read_limit)
+                if entries:
+                    for e in entries:
+                        self._produce(producer, topic, e.seq, message_key(e), message_value(e))
+                    read_after = entries[-1].seq
+                    idle_since = now
+                    continue
+                producer.poll(self.idle_wait)
+                if not self._pending and now - idle_since > self.stall_after:
+                    # Nothing to send shows nothing about the broker: ask it directly.
+                    idle_since = now
+                    try:
+                        producer.list_topics(topic, timeout=1.0)
+                        self._transport_down = False
+                    except KafkaException:
+                        self._transport_down = True
+        finally:
+            # Stopping (or failing): give in-flight sends a moment, then record every
+            # confirmed entry so a restart resends as little as possible.
+            producer.flush(2.0 if self._failure is None else 0.5)
+            confirmed = self._advance() or confirmed
+            if confirmed > committed:
+                try:
+                    self.store.commit_position(self.consumer, confirmed)
+                    with self._lock:
+                        self._position = confirmed
+                except BazaarError:
+                    log.warning("relay: could not record position %d; it will resend", confirmed)
+
+    def _produce(self, producer: Any, topic: str, seq: int, key: bytes, value: bytes) -> None:
+        callback = partial(self._on_delivery, seq)
+        while True:
+            try:
+                producer.produce(topic, value=value, key=key, on_delivery=callback)
+                break
+            except BufferError:  # local queue full: wait for the broker to take some
+                producer.poll(0.05)
+        if not self._pending:
+            self._last_success = time.monotonic()
+        self._pending.append(seq)
+
+    def _on_delivery(self, seq: int, err: Any, msg: Any) -> None:
+        if err is not None:
+            if self._failure is None:
+                self._failure = f"delivery of outbox seq {seq} failed: {err.str()}"
+            return
+        self._confirmed_seqs.add(seq)
+        self._last_success = time.monotonic()
+        self._transport_down = False
+
+    def _on_error(self, err: Any) -> None:
+        from confluent_kafka import KafkaError
+
+        code = err.code()
+        if err.fatal():
+            self._failure = f"fatal producer error: {err.str()}"
+        elif code in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
+            self._transport_down = True
+        log.info("kafka: %s", err.str())
+
+    def _advance(self) -> int | None:
+        """Pop the confirmed prefix of produced entries; the last seq popped, if any."""
+        pending, done = self._pending, self._confirmed_seqs
+        last = None
+        count = 0
+        while pending and pending[0] in done:
+            last = pending.popleft()
+            done.discard(last)
+            count += 1
+        if count:
+            with self._lock:
+                self._delivered += count
+                self._broker = "up"
+        return last
+
+    def _log_progress(self) -> None:
+        status = self.status()
+        lag = self._lag()
+        level = logging.WARNING if status.broker != "up" else logging.INFO
+        log.log(level, "relay: position %d, lag %s, broker %s", status.position, lag, status.broker)
+
+
+def start_background_relay(relay: OutboxRelay) -> Callable[[], None]:
+    """Run `relay` on a daemon thread; returns a function that stops it (flushing first)."""
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run, args=(stop,), name="bazaar-relay", daemon=True)
+    thread.start()
+
+    def stop_relay() -> None:
+        stop.set()
+        thread.join(timeout=10)
+
+    return stop_relay
+
+
+def relay_health_from_store(store: Store, probe: Callable[[], str] | None) -> dict[str, Any]:
+    """The relay section of GET /health for a process that does not run the relay (a
+    worker of `serve --workers N`): lag from the position the relay committed in the
+    store, broker state from a probe."""
+    position = store.consumer_position(RELAY_CONSUMER)
+    head = store.outbox_head()
+    return {
+        "broker": probe() if probe is not None else "unknown",
+        "position": position,
+        "head": head,
+        "lag": max(0, head - position),
+    }
+
+
+__all__ = [
+    "RELAY_CONSUMER",
+    "BrokerUnavailable",
+    "OutboxRelay",
+    "RelayStatus",
+    "relay_health_from_store",
+    "start_background_relay",
+]
