@@ -1,0 +1,193 @@
+"""SQL engines over one snapshot of the lake: DuckDB (embedded, the default) and Spark.
+
+Both see the same relations: the lake's Delta tables (docs/LAKE.md) at the version current
+when the engine opened, plus `items` from the catalog. Both run in UTC. Neither needs a
+Delta extension: DuckDB scans the snapshot's Arrow dataset, Spark reads the snapshot's
+Parquet files (valid while tables use neither deletion vectors nor column mapping, which
+our writer never enables). A table the lake does not have yet reads as empty.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from bazaar.analytics.sql import AnalyticsError
+from bazaar.domain.catalog import Catalog, load_catalog
+
+# The tables questions read (dead_letters is for operators, not analysts).
+LAKE_TABLES = ("players", "trades", "trade_items", "rejected_trades", "player_states", "holdings")
+ENGINES = ("duckdb", "spark")
+
+# Functions Spark SQL has and DuckDB lacks, defined for DuckDB so one SQL text serves both.
+_DUCKDB_MACROS = (
+    "CREATE MACRO unix_micros(ts) AS epoch_us(ts)",
+    "CREATE MACRO timestamp_micros(n) AS make_timestamp(n)",
+)
+
+
+class Engine(Protocol):
+    name: str
+
+    def query(self, sql: str) -> pa.Table: ...
+
+    def close(self) -> None: ...
+
+
+def items_table(catalog: Catalog) -> pa.Table:
+    rows = sorted(catalog.items.values(), key=lambda i: i.item_id)
+    return pa.table(
+        {
+            "item_id": pa.array([i.item_id for i in rows], pa.int64()),
+            "name": pa.array([i.name for i in rows], pa.string()),
+            "level": pa.array([i.level for i in rows], pa.int64()),
+            "value": pa.array([i.value for i in rows], pa.int64()),
+        }
+    )
+
+
+def _empty(table: str) -> pa.Table:
+    from bazaar.lake.tables import SCHEMAS
+
+    return SCHEMAS[table].empty_table()
+
+
+def _open_delta(root: str, table: str) -> Any:
+    """The table's DeltaTable at its current version, or None when it does not exist."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import DeltaError, TableNotFoundError
+
+    uri = f"{root.rstrip('/')}/{table}"
+    try:
+        return DeltaTable(uri)
+    except TableNotFoundError:
+        return None
+    except (DeltaError, OSError) as exc:
+        raise AnalyticsError(f"cannot read lake table {uri}: {exc}") from exc
+
+
+def _lake_root(lake: str | Path) -> str:
+    text = str(lake)
+    if "://" in text:
+        return text
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        raise AnalyticsError(f"no lake at {text}: the directory does not exist")
+    return str(path.resolve())
+
+
+class DuckDBEngine:
+    name = "duckdb"
+
+    def __init__(self, lake: str | Path, catalog: Catalog | None = None) -> None:
+        import duckdb
+
+        root = _lake_root(lake)
+        self._con = duckdb.connect()
+        self._con.execute("SET TimeZone = 'UTC'")
+        for macro in _DUCKDB_MACROS:
+            self._con.execute(macro)
+        self._error = duckdb.Error
+        for table in LAKE_TABLES:
+            delta = _open_delta(root, table)
+            source = delta.to_pyarrow_dataset() if delta is not None else _empty(table)
+            self._con.register(table, source)
+        self._con.register("items", items_table(catalog or load_catalog()))
+
+    def query(self, sql: str) -> pa.Table:
+        try:
+            result = self._con.sql(sql)
+            return result.fetch_arrow_table() if result is not None else pa.table({})
+        except self._error as exc:
+            raise AnalyticsError(f"duckdb: {exc}") from exc
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def _spark_session(master: str) -> Any:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise AnalyticsError(
+            "the spark engine needs pyspark: pip install 'bazaar[spark]' (and Java 17+)"
+        ) from exc
+    # Workers must run this interpreter (it has pyarrow); loopback avoids a hostname warning.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    session = (
+        SparkSession.builder.master(master)
+        .appName("bazaar-analytics")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+class SparkEngine:
+    """Spark SQL on `local[*]` or a cluster (`master`); the session outlives the engine
+    (closing it is `stop_spark`), so tests and benchmarks pay its start-up once."""
+
+    name = "spark"
+
+    def __init__(
+        self, lake: str | Path, catalog: Catalog | None = None, master: str = "local[*]"
+    ) -> None:
+        root = _lake_root(lake)
+        self._spark = _spark_session(master)
+        for table in LAKE_TABLES:
+            delta = _open_delta(root, table)
+            uris = delta.file_uris() if delta is not None else []
+            if uris:
+                frame = self._spark.read.parquet(*uris)
+            else:
+                frame = self._spark.createDataFrame(_empty(table))
+            frame.createOrReplaceTempView(table)
+        items = self._spark.createDataFrame(items_table(catalog or load_catalog()))
+        items.createOrReplaceTempView("items")
+
+    def query(self, sql: str) -> pa.Table:
+        from pyspark.errors import PySparkException
+
+        try:
+            table: pa.Table = self._spark.sql(sql).toArrow()
+        except PySparkException as exc:
+            raise AnalyticsError(f"spark: {exc}") from exc
+        return table
+
+    def close(self) -> None:
+        for table in (*LAKE_TABLES, "items"):
+            self._spark.catalog.dropTempView(table)
+
+
+def stop_spark() -> None:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        return
+    session = SparkSession.getActiveSession()
+    if session is not None:
+        session.stop()
+
+
+def open_engine(
+    name: str,
+    lake: str | Path,
+    *,
+    catalog: Catalog | None = None,
+    spark_master: str | None = None,
+) -> Engine:
+    if name == "duckdb":
+        return DuckDBEngine(lake, catalog)
+    if name == "spark":
+        return SparkEngine(lake, catalog, spark_master or "local[*]")
+    raise AnalyticsError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")

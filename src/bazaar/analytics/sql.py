@@ -1,0 +1,82 @@
+"""The analytics SQL: one `.sql` file per question, shared by every engine.
+
+The files are written in the dialect DuckDB and Spark SQL both accept (each engine adds
+what little the other lacks, see engines.py). Parameters appear as `$name` and are replaced
+by literals rendered here from typed Python values only: nothing a user types reaches the
+SQL text unparsed, so a bad `--at` is an error, never an injection.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from string import Template
+
+from bazaar.domain.errors import BazaarError
+
+
+class AnalyticsError(BazaarError):
+    """A question cannot be answered: unknown question, bad parameter, unreadable lake."""
+
+    reason = "analytics_error"
+
+
+@dataclass(frozen=True, slots=True)
+class OneTo:
+    """The integers 1..n as a one-column relation `k` (DuckDB and Spark name `range`'s
+    column differently, an inline VALUES list they both read the same)."""
+
+    n: int
+
+
+SqlValue = bool | int | float | datetime | OneTo
+
+
+@cache
+def query_text(name: str) -> str:
+    """The text of `queries/<name>.sql`."""
+    try:
+        return (
+            resources.files("bazaar.analytics")
+            .joinpath("queries", f"{name}.sql")
+            .read_text("utf-8")
+        )
+    except (OSError, ValueError) as exc:
+        raise AnalyticsError(f"no query named {name!r}") from exc
+
+
+def literal(value: SqlValue) -> str:
+    """A SQL literal for a typed value; timestamps are UTC (both engines run in UTC)."""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise AnalyticsError(f"parameter must be a finite number, got {value}")
+        return repr(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise AnalyticsError("timestamps passed to SQL must carry a time zone")
+        text = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return f"TIMESTAMP '{text}'"
+    if isinstance(value, OneTo):
+        if value.n < 1:
+            raise AnalyticsError("a sequence needs at least one element")
+        rows = ", ".join(f"({k})" for k in range(1, value.n + 1))
+        return f"(VALUES {rows}) AS seq(k)"
+    raise AnalyticsError(f"unsupported SQL parameter type {type(value).__name__}")
+
+
+def render(name: str, params: Mapping[str, SqlValue]) -> str:
+    """`queries/<name>.sql` with every `$param` replaced by its literal."""
+    try:
+        return Template(query_text(name)).substitute({k: literal(v) for k, v in params.items()})
+    except KeyError as exc:
+        raise AnalyticsError(f"query {name!r} needs parameter {exc.args[0]!r}") from None
+    except ValueError as exc:  # a stray `$` in the file
+        raise AnalyticsError(f"query {name!r}: {exc}") from None
