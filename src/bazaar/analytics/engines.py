@@ -101,7 +101,7 @@ class DuckDBEngine:
     def query(self, sql: str) -> pa.Table:
         try:
             result = self._con.sql(sql)
-            return result.fetch_arrow_table() if result is not None else pa.table({})
+            return result.to_arrow_table() if result is not None else pa.table({})
         except self._error as exc:
             raise AnalyticsError(f"duckdb: {exc}") from exc
 

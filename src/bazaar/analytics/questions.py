@@ -159,7 +159,7 @@ QUESTIONS: dict[str, Question] = {
         Question("q3", "Which player held the most distinct items, and when?", q3),
         Question("q4", "Which player held the most valuable items, and when?", q4),
         Question("trades_per_hour", "Trades per hour", trades_per_hour),
-        Question("item_velocity", "Item velocity (units moved / units in existence)", item_velocity),
+        Question("item_velocity", "Item velocity (units moved / in existence)", item_velocity),
         Question("wealth_gini", "Inequality of gold and item wealth over time (Gini)", wealth_gini),
         Question("top_traders", "Most active traders", top_traders),
         Question("trade_graph", "Trade graph summary", trade_graph),

@@ -1,0 +1,83 @@
+"""Answers as readable terminal tables (rich): the `table` format of `bazaar ask`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bazaar.analytics.questions import QUESTIONS, Json
+
+
+def _cell(value: Json) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.4f}" if abs(value) < 1000 else f"{value:,.0f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(", ", ": "))
+    return str(value)
+
+
+def record_table(title: str, record: Mapping[str, Json] | None) -> Table:
+    table = Table(title=title, title_justify="left", show_header=False, min_width=len(title))
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    if record is None:
+        table.add_row("(no data)", "")
+    else:
+        for key, value in record.items():
+            table.add_row(key, _cell(value))
+    return table
+
+
+def rows_table(title: str, found: Sequence[Mapping[str, Json]]) -> Table:
+    table = Table(title=title, title_justify="left", min_width=len(title))
+    columns = list(found[0]) if found else ["(no rows)"]
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("name", "username") else "right")
+    for row in found:
+        table.add_row(*(_cell(row.get(c)) for c in columns))
+    return table
+
+
+def suspects_table(title: str, detector: Mapping[str, Any]) -> Table:
+    criteria = ", ".join(f"{k}={v}" for k, v in detector["criteria"].items())
+    heading = f"{title}  ({criteria})"
+    table = Table(title=heading, title_justify="left", min_width=len(heading))
+    for column in ("player_id", "username", "evidence"):
+        table.add_column(column, overflow="fold")
+    for suspect in detector["suspects"]:
+        table.add_row(
+            str(suspect["player_id"]), str(suspect["username"]), _cell(suspect["evidence"])
+        )
+    if not detector["suspects"]:
+        table.add_row("-", "no suspects", "")
+    return table
+
+
+def answer_tables(qid: str, answer: Json) -> list[Table]:
+    title = f"{qid}: {QUESTIONS[qid].title}"
+    if qid == "exploits":
+        tables = [
+            suspects_table(f"exploits / {name}", detector) for name, detector in answer.items()
+        ]
+        tables.append(
+            rows_table("exploits / conservation per item", answer["conservation"]["items"])
+        )
+        return tables
+    if isinstance(answer, list):
+        return [rows_table(title, answer)]
+    return [record_table(title, answer)]
+
+
+def print_answers(console: Console, answers: Mapping[str, Json]) -> None:
+    for qid, answer in answers.items():
+        for table in answer_tables(qid, answer):
+            console.print(table)
+            console.print()

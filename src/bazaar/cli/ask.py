@@ -1,0 +1,108 @@
+"""`bazaar ask`: answer business questions, insights and exploit checks from the lake."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from bazaar.cli.common import add_command, fail, out
+from bazaar.config import DEFAULT_DATA_DIR, Settings
+
+DEFAULT_LAKE = str(DEFAULT_DATA_DIR / "lake")
+
+
+def add_analytics_flags(p: argparse.ArgumentParser) -> None:
+    """Flags `ask` and `report` share."""
+    p.add_argument("--lake", metavar="PATH", help=f"lake root (default {DEFAULT_LAKE})")
+    p.add_argument(
+        "--engine", choices=("duckdb", "spark"), default="duckdb", help="SQL engine (duckdb)"
+    )
+    p.add_argument("--spark-master", metavar="URL", help="Spark master (default local[*])")
+    p.add_argument("--catalog", metavar="PATH", help="catalog JSON file (default: built-in)")
+    p.add_argument(
+        "--at",
+        metavar="TIMESTAMP",
+        help="answer as of this instant (ISO-8601, e.g. 2026-05-01T12:00:00Z; default: ever)",
+    )
+    p.add_argument("--limit", type=int, default=10, help="rows in top lists (default 10)")
+    p.add_argument("--buckets", type=int, default=12, help="moments in time series (12)")
+    p.add_argument("--lopsided-ratio", type=float, default=5.0, help="value ratio (5.0)")
+    p.add_argument("--lopsided-min-trades", type=int, default=3, help="repeats to flag (3)")
+    p.add_argument("--funnel-min-sources", type=int, default=3, help="distinct sources (3)")
+    p.add_argument("--funnel-min-value", type=int, default=1000, help="net value in (1000)")
+    p.add_argument("--funnel-max-return", type=float, default=0.1, help="value given back (0.1)")
+    p.add_argument("--wash-window", type=int, default=3600, help="round-trip seconds (3600)")
+    p.add_argument("--wash-min-cycles", type=int, default=3, help="round trips to flag (3)")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = add_command(
+        sub,
+        "ask",
+        summary="answer business questions, economy insights and exploit checks from the lake",
+        description=(
+            "Questions: q1 (trades), q2 (most traded item), q3 (most diverse inventory), "
+            "q4 (most valuable inventory), trades_per_hour, item_velocity, wealth_gini, "
+            "top_traders, trade_graph, exploits; or all (the default). --at T answers as of "
+            "instant T: counts up to T, and q3/q4 over each player's latest state at T."
+        ),
+        example="bazaar ask q1 q2 --lake bazaar-data/lake --format json",
+    )
+    p.add_argument("questions", nargs="*", metavar="QUESTION", help="question ids, or all")
+    add_analytics_flags(p)
+    p.add_argument("--format", choices=("table", "json"), default="table", help="output")
+    p.set_defaults(func=run)
+
+
+def lake_of(args: argparse.Namespace) -> str:
+    return str(args.lake or Settings.from_environ().lake or DEFAULT_LAKE)
+
+
+def options_from(args: argparse.Namespace) -> Any:
+    from bazaar.analytics.questions import AskOptions, ExploitThresholds, parse_at
+
+    return AskOptions(
+        at=parse_at(args.at) if args.at else None,
+        limit=max(1, args.limit),
+        buckets=max(1, args.buckets),
+        thresholds=ExploitThresholds(
+            lopsided_ratio=args.lopsided_ratio,
+            lopsided_min_trades=args.lopsided_min_trades,
+            funnel_min_sources=args.funnel_min_sources,
+            funnel_min_value=args.funnel_min_value,
+            funnel_max_return=args.funnel_max_return,
+            wash_window_seconds=args.wash_window,
+            wash_min_cycles=args.wash_min_cycles,
+        ),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from bazaar.analytics.engines import open_engine
+    from bazaar.analytics.questions import ask, resolve
+    from bazaar.domain.catalog import load_catalog
+    from bazaar.domain.errors import BazaarError
+
+    try:
+        names = resolve(args.questions)
+        options = options_from(args)
+        engine = open_engine(
+            args.engine,
+            lake_of(args),
+            catalog=load_catalog(args.catalog),
+            spark_master=args.spark_master,
+        )
+        try:
+            answers = ask(engine, names, options)
+        finally:
+            engine.close()
+    except BazaarError as exc:
+        fail(exc.detail)
+    if args.format == "json":
+        print(json.dumps(answers))
+        return 0
+    from bazaar.analytics.render import print_answers
+
+    print_answers(out, answers)
+    return 0
