@@ -22,9 +22,11 @@ from hypothesis import strategies as st
 from bazaar.cli.common import free_port
 from bazaar.domain.catalog import Catalog, load_catalog
 from bazaar.domain.clock import format_instant, parse_instant
+from bazaar.domain.errors import BazaarError, IdempotencyKeyReused, UnknownPlayer
 from bazaar.domain.events import player_created, trade_event
 from bazaar.domain.model import ItemLine, NewPlayer, PlayerState, TradeRequest, TradeSide
 from bazaar.domain.trading import Accepted, execute_trade
+from bazaar.store.base import Idempotency, TradeCall
 from bazaar.store.redis import RedisStore
 from tests.support.ledger import holdings, outbox_events, supply
 from tests.support.redis_server import RedisServer, redis_server  # noqa: F401 - fixture
@@ -175,6 +177,49 @@ def test_lua_player_creation_matches_the_python_domain(
     moment = parse_instant(state.created_at)
     assert format_instant(moment) == state.created_at
     assert before - timedelta(seconds=1) < moment < datetime.now(UTC) + timedelta(seconds=1)
+
+
+def test_a_batch_runs_trade_after_trade_like_the_domain(redis_store: RedisStore) -> None:
+    store = redis_store
+    classes = ("farmer", "hunter", "tailor", "blacksmith")
+    states = {s.player_id: s for s in (store.create_player(NewPlayer(c)) for c in classes)}
+    ids = sorted(states)
+    gen = TradeGenerator(5, snapshot(store))
+    calls: list[TradeCall] = [(gen.next(), None) for _ in range(300)]
+    paid = TradeRequest(TradeSide(ids[0], gold=3), TradeSide(ids[1]))
+    other = TradeRequest(TradeSide(ids[0], gold=4), TradeSide(ids[1]))
+    key = Idempotency.for_request("trades", "k", paid.to_document())
+    calls[10:10] = [(paid, key)]
+    calls[20:20] = [(paid, key)]  # a retry within the same batch gets the recorded outcome
+    calls[30:30] = [(other, Idempotency.for_request("trades", "k", other.to_document()))]
+    calls[40:40] = [(TradeRequest(TradeSide(ids[0], gold=1), TradeSide(10_000)), None)]
+
+    results = store.execute_trades(calls)
+
+    assert isinstance(results[40], UnknownPlayer)
+    assert isinstance(results[30], IdempotencyKeyReused)
+    assert results[20] == results[10]
+    trade_ids = []
+    for n, ((request, _), result) in enumerate(zip(calls, results, strict=True)):
+        if n in (20, 30, 40):
+            continue
+        assert not isinstance(result, BazaarError)
+        one, two = request.player_1.player_id, request.player_2.player_id
+        expected = execute_trade(
+            CATALOG,
+            request,
+            states[one],
+            states[two],
+            trade_id=result.trade_id,
+            executed_at=result.executed_at,
+        )
+        assert result == expected
+        if isinstance(expected, Accepted):
+            states[one], states[two] = expected.player_1, expected.player_2
+        trade_ids.append(result.trade_id)
+    assert trade_ids == list(range(1, len(calls) - 2))
+    assert {pid: store.get_player(pid) for pid in ids} == states
+    assert store.outbox_head() == len(classes) + len(trade_ids)
 
 
 def test_amounts_a_lua_number_cannot_hold_are_refused(redis_store: RedisStore) -> None:

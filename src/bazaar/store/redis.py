@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import orjson
@@ -40,22 +41,31 @@ from redis.retry import Retry
 
 from bazaar.domain.catalog import Catalog
 from bazaar.domain.errors import (
+    BazaarError,
     IdempotencyKeyReused,
     InvalidRequest,
     StoreUnavailable,
     UnknownPlayer,
     UnknownTrade,
 )
-from bazaar.domain.model import NewPlayer, PlayerState, TradeRequest, TradeSide, check_username
+from bazaar.domain.model import NewPlayer, PlayerState, TradeRequest, check_username
 from bazaar.domain.model import resolve_class as _resolve_class
 from bazaar.domain.trading import TradeOutcome, outcome_from_document
-from bazaar.store.base import IDEMPOTENCY_TTL_SECONDS, Idempotency, OutboxEntry, Store
+from bazaar.store.base import (
+    IDEMPOTENCY_TTL_SECONDS,
+    Idempotency,
+    OutboxEntry,
+    Store,
+    TradeCall,
+)
 from bazaar.store.redis_scripts import create_player_script, trade_script
 
 PREFIX = "{bazaar}:"
 # Short enough that a stopped Redis turns into 503s within seconds, long enough for a
 # busy single-threaded Redis to answer a burst from many workers.
 SOCKET_TIMEOUT_SECONDS = 2.0
+# Trades per script run: bounds the time Redis spends in one script and Lua's unpack().
+MAX_SCRIPT_BATCH = 512
 # Lua numbers are doubles: amounts past 2**53 would lose precision inside the script.
 _LARGEST_EXACT = 2**53
 
@@ -95,6 +105,13 @@ class RedisStore(Store):
         self._trade = client.register_script(trade_script(catalog))
         self._create = client.register_script(create_player_script(catalog))
         self._outbox = f"{prefix}outbox"
+        self._trade_keys = [
+            self._key("clock"),
+            self._key("seq", "trade"),
+            self._key("seq", "outbox"),
+            self._key("trades"),
+            self._outbox,
+        ]
 
     @classmethod
     def from_url(cls, url: str, catalog: Catalog) -> RedisStore:
@@ -165,33 +182,39 @@ class RedisStore(Store):
     def execute_trade(
         self, request: TradeRequest, idempotency: Idempotency | None = None
     ) -> TradeOutcome:
-        one, two = request.player_1, request.player_2
-        idem_key, fingerprint = self._idem_args(idempotency)
-        keys = [
-            self._key("player", one.player_id),
-            self._key("player", two.player_id),
-            idem_key,
-            self._key("seq", "trade"),
-            self._key("trades"),
-            self._key("clock"),
-            self._outbox,
-            self._key("seq", "outbox"),
-        ]
-        args: list[str | int] = [
-            one.player_id,
-            _exact(one.gold, "gold"),
-            len(one.items),
-            two.player_id,
-            _exact(two.gold, "gold"),
-            len(two.items),
-            fingerprint,
-            str(uuid.uuid4()),
-            IDEMPOTENCY_TTL_SECONDS,
-        ]
-        args += _lines(one)
-        args += _lines(two)
-        reply = self._call("execute_trade", lambda: self._trade(keys=keys, args=args))
-        return outcome_from_document(orjson.loads(self._settled(reply, idempotency)))
+        [result] = self.execute_trades([(request, idempotency)])
+        if isinstance(result, BazaarError):
+            raise result
+        return result
+
+    def execute_trades(self, batch: Sequence[TradeCall]) -> list[TradeOutcome | BazaarError]:
+        """The batch in order, in ONE script run: one round trip, one atomic step."""
+        results: list[TradeOutcome | BazaarError | None] = [None] * len(batch)
+        for start in range(0, len(batch), MAX_SCRIPT_BATCH):
+            chunk = batch[start : start + MAX_SCRIPT_BATCH]
+            args: list[str | int] = [self.prefix, IDEMPOTENCY_TTL_SECONDS, 0]
+            sent: list[int] = []
+            for n, (request, idem) in enumerate(chunk, start):
+                try:
+                    args += _trade_args(request, idem)
+                except InvalidRequest as refused:
+                    results[n] = refused
+                    continue
+                sent.append(n)
+            if not sent:
+                continue
+            args[2] = len(sent)
+            reply = self._call("execute_trades", partial(self._trade, self._trade_keys, args))
+            for i, n in enumerate(sent):
+                kind, value = reply[2 * i], reply[2 * i + 1]
+                idem = batch[n][1]
+                if kind == b"unknown":
+                    results[n] = UnknownPlayer(int(value))
+                elif kind == b"reused" and idem is not None:
+                    results[n] = IdempotencyKeyReused(idem.key.split(":", 1)[1])
+                else:
+                    results[n] = outcome_from_document(orjson.loads(value))
+        return [r for r in results if r is not None]
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -289,8 +312,20 @@ class RedisStore(Store):
         self.client.close()
 
 
-def _lines(side: TradeSide) -> list[str | int]:
-    out: list[str | int] = []
-    for line in side.items:
-        out += [line.item_id, _exact(line.quantity, "quantity")]
-    return out
+def _trade_args(request: TradeRequest, idem: Idempotency | None) -> list[str | int]:
+    one, two = request.player_1, request.player_2
+    args: list[str | int] = [
+        one.player_id,
+        _exact(one.gold, "gold"),
+        len(one.items),
+        two.player_id,
+        _exact(two.gold, "gold"),
+        len(two.items),
+        idem.key if idem else "",
+        idem.fingerprint if idem else "",
+        str(uuid.uuid4()),
+    ]
+    for side in (one, two):
+        for line in side.items:
+            args += [line.item_id, _exact(line.quantity, "quantity")]
+    return args

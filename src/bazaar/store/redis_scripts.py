@@ -27,11 +27,21 @@ _COMMON = r"""
 redis.replicate_commands()
 local VALUES = {%(values)s}
 
-local function num(n) return string.format('%%.0f', n) end
+-- Number to text is the dearest step of building events: memoised for this run.
+local NUMS = {}
+local function num(n)
+  local text = NUMS[n]
+  if text == nil then
+    text = string.format('%%.0f', n)
+    NUMS[n] = text
+  end
+  return text
+end
 
 local ESCAPES = {['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f',
                  ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t'}
 local function jstr(s)
+  if not string.find(s, '[%%z\1-\31"\\]') then return '"' .. s .. '"' end
   return '"' .. string.gsub(s, '[%%z\1-\31"\\]', function(c)
     return ESCAPES[c] or string.format('\\u%%04x', string.byte(c))
   end) .. '"'
@@ -40,29 +50,38 @@ end
 local function by_number(a, b) return tonumber(a) < tonumber(b) end
 
 -- Event time: strictly increasing microseconds per store, formatted like domain/clock.py.
-local function next_instant(clock_key)
+-- The caller adds one microsecond per event and stores the last one it used.
+local function clock_now(clock_key)
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
   local last = tonumber(redis.call('GET', clock_key))
   if last and now <= last then now = last + 1 end
+  return now - 1
+end
+
+local DATE_SECS, DATE_TEXT = nil, nil
+local function format_instant(now)
   local secs = math.floor(now / 1000000)
   local micros = now - secs * 1000000
-  local days = math.floor(secs / 86400)
-  local rem = secs - days * 86400
-  local z = days + 719468
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)
-                          - math.floor(doe / 146096)) / 365)
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local day = doy - math.floor((153 * mp + 2) / 5) + 1
-  local month = mp < 10 and mp + 3 or mp - 9
-  local year = yoe + era * 400
-  if month <= 2 then year = year + 1 end
-  local text = string.format('%%04d-%%02d-%%02dT%%02d:%%02d:%%02d.%%06dZ', year, month, day,
-    math.floor(rem / 3600), math.floor(rem %% 3600 / 60), rem %% 60, micros)
-  return now, text
+  if secs ~= DATE_SECS then
+    local days = math.floor(secs / 86400)
+    local rem = secs - days * 86400
+    local z = days + 719468
+    local era = math.floor(z / 146097)
+    local doe = z - era * 146097
+    local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)
+                            - math.floor(doe / 146096)) / 365)
+    local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+    local mp = math.floor((5 * doy + 2) / 153)
+    local day = doy - math.floor((153 * mp + 2) / 5) + 1
+    local month = mp < 10 and mp + 3 or mp - 9
+    local year = yoe + era * 400
+    if month <= 2 then year = year + 1 end
+    DATE_SECS = secs
+    DATE_TEXT = string.format('%%04d-%%02d-%%02dT%%02d:%%02d:%%02d.', year, month, day,
+      math.floor(rem / 3600), math.floor(rem %% 3600 / 60), rem %% 60)
+  end
+  return DATE_TEXT .. string.format('%%06dZ', micros)
 end
 
 local function load_player(key, player_id)
@@ -106,16 +125,19 @@ local function summary_json(items)
     .. ',"items_held":' .. num(held)
 end
 
--- PlayerState.to_document()
+-- PlayerState.to_document(); the parts a trade never changes are encoded once per player.
 local function state_json(p)
+  if p.head == nil then
+    p.head = '{"player_id":' .. p.id .. ',"username":' .. jstr(p.username)
+      .. ',"player_class":' .. jstr(p.player_class) .. ',"gold":'
+    p.tail = ',"created_at":' .. jstr(p.created_at) .. '}'
+  end
   local parts = {}
   for _, id in ipairs(sorted_item_ids(p.items)) do
-    parts[#parts + 1] = jstr(id) .. ':' .. num(p.items[id])
+    parts[#parts + 1] = '"' .. id .. '":' .. num(p.items[id])
   end
-  return '{"player_id":' .. p.id .. ',"username":' .. jstr(p.username)
-    .. ',"player_class":' .. jstr(p.player_class) .. ',"gold":' .. num(p.gold)
-    .. ',"items":{' .. table.concat(parts, ',') .. '},"capacity":' .. num(p.capacity)
-    .. ',"version":' .. num(p.version) .. ',"created_at":' .. jstr(p.created_at) .. '}'
+  return p.head .. num(p.gold) .. ',"items":{' .. table.concat(parts, ',') .. '},"capacity":'
+    .. num(p.capacity) .. ',"version":' .. num(p.version) .. p.tail
 end
 
 local function append_outbox(outbox_key, seq_key, event_id, event_type, occurred_at, key, body)
@@ -147,12 +169,32 @@ local function remember(idem_key, fingerprint, ttl, result)
 end
 """
 
-# KEYS: player_1, player_2, idempotency, trade counter, trades hash, clock, outbox, outbox seq
-# ARGV: id_1, gold_1, lines_1, id_2, gold_2, lines_2, fingerprint, event_id, ttl,
-#       then (item_id, quantity) pairs: lines_1 for player_1, then lines_2 for player_2
+# One script run executes a batch of trades in order (a batch of one for a single call):
+# each trade sees the states the previous ones left, and the whole batch is one atomic step.
+# KEYS: clock, trade counter, outbox seq, trades hash, outbox stream
+# ARGV: key prefix, idempotency ttl, trade count, then per trade:
+#       id_1, gold_1, lines_1, id_2, gold_2, lines_2, idempotency key ('' = none),
+#       fingerprint, event_id, then (item_id, quantity) pairs: lines_1, then lines_2
+# Returns per trade two values: 'ok' and the outcome document, 'unknown' and a player id,
+# or 'reused' and ''.
 _TRADE = r"""
-local seen = claimed(KEYS[3], ARGV[7])
-if seen then return seen end
+local prefix, ttl = ARGV[1], ARGV[2]
+local players, dirty = {}, {}       -- player id -> state as this batch left it
+local remembered = {}               -- idempotency key -> {fingerprint, result} of this batch
+local trade_id = tonumber(redis.call('GET', KEYS[2])) or 0
+local seq = tonumber(redis.call('GET', KEYS[3])) or 0
+local now = clock_now(KEYS[1])
+local events, outcomes, writes_idem = {}, {}, {}
+local replies = {}
+
+local function player(id)
+  local p = players[id]
+  if p == nil then
+    p = load_player(prefix .. 'player:' .. id, id) or false
+    players[id] = p
+  end
+  return p
+end
 
 local function side(player_id, gold, count, first)
   local s = {id = player_id, gold = tonumber(gold), order = {}, qty = {}}
@@ -167,15 +209,6 @@ local function side(player_id, gold, count, first)
   end
   return s
 end
-
-local n1, n2 = tonumber(ARGV[3]), tonumber(ARGV[6])
-local one = side(ARGV[1], ARGV[2], n1, 10)
-local two = side(ARGV[4], ARGV[5], n2, 10 + 2 * n1)
-
-local p1 = load_player(KEYS[1], one.id)
-if not p1 then return {'unknown', one.id} end
-local p2 = load_player(KEYS[2], two.id)
-if not p2 then return {'unknown', two.id} end
 
 local function check_side(s, giver, label)
   for _, item in ipairs(s.order) do
@@ -207,35 +240,14 @@ local function after(p, gives, gets)
   for _, id in ipairs(gets.order) do items[id] = (items[id] or 0) + gets.qty[id] end
   return {id = p.id, username = p.username, player_class = p.player_class,
           gold = p.gold - gives.gold + gets.gold, capacity = p.capacity,
-          version = p.version + 1, created_at = p.created_at, items = items}
+          version = p.version + 1, created_at = p.created_at, items = items,
+          touched = p.touched or {}, head = p.head, tail = p.tail}
 end
 
 local function held(items)
   local total = 0
   for _, q in pairs(items) do total = total + q end
   return total
-end
-
-local reason, detail, new1, new2
-if one.id == two.id then
-  reason, detail = 'self_trade', 'player ' .. one.id .. ' cannot trade with itself'
-elseif #one.order == 0 and one.gold == 0 and #two.order == 0 and two.gold == 0 then
-  reason, detail = 'empty_trade', 'neither side gives anything'
-else
-  reason, detail = check_side(one, p1, 'player_1')
-  if not reason then reason, detail = check_side(two, p2, 'player_2') end
-  if not reason then
-    new1, new2 = after(p1, one, two), after(p2, two, one)
-    for _, c in ipairs({{'player_1', p1, new1}, {'player_2', p2, new2}}) do
-      local h_old, h_new = held(c[2].items), held(c[3].items)
-      if h_new > c[3].capacity and h_new > h_old then
-        reason = 'capacity_exceeded'
-        detail = c[1] .. ': player ' .. c[3].id .. ' would hold ' .. num(h_new)
-          .. ' items, capacity ' .. num(c[3].capacity)
-        break
-      end
-    end
-  end
 end
 
 local function request_side_json(s)
@@ -259,73 +271,149 @@ local function gives_json(s)
     .. table.concat(lines, ',') .. ']'
 end
 
-local trade_id = (tonumber(redis.call('GET', KEYS[4])) or 0) + 1
-local now, executed_at = next_instant(KEYS[6])
-local request = '{"player_1":' .. request_side_json(one) .. ',"player_2":' .. request_side_json(two)
-  .. '}'
-local head = '{"trade_id":' .. trade_id
-local outcome, payload, event_type
-if reason then
-  event_type = 'trade_rejected'
-  outcome = head .. ',"status":"rejected","executed_at":"' .. executed_at .. '","request":'
-    .. request .. ',"reason":"' .. reason .. '","detail":' .. jstr(detail) .. '}'
-  payload = head .. ',"reason":"' .. reason .. '","detail":' .. jstr(detail)
-    .. ',"player_1":' .. gives_json(one) .. '},"player_2":' .. gives_json(two) .. '}}'
-else
-  event_type = 'trade_accepted'
-  outcome = head .. ',"status":"accepted","executed_at":"' .. executed_at .. '","request":'
-    .. request .. ',"player_1":' .. state_json(new1) .. ',"player_2":' .. state_json(new2)
-    .. '}'
-  local touched, seen_ids = {}, {}
-  for _, s in ipairs({one, two}) do
-    for _, id in ipairs(s.order) do
-      if not seen_ids[id] then seen_ids[id] = true; touched[#touched + 1] = id end
-    end
-  end
-  table.sort(touched, by_number)
-  local function after_json(s, new)
-    local lines = {}
-    for _, id in ipairs(touched) do
-      lines[#lines + 1] = '{"item_id":' .. id .. ',"quantity":' .. num(new.items[id] or 0) .. '}'
-    end
-    return gives_json(s) .. ',"gold_after":' .. num(new.gold) .. ',"version":'
-      .. num(new.version) .. ',"items_after":[' .. table.concat(lines, ',') .. '],'
-      .. summary_json(new.items) .. '}'
-  end
-  payload = head .. ',"player_1":' .. after_json(one, new1) .. ',"player_2":'
-    .. after_json(two, new2) .. '}'
-end
+local function trade(one, two, event_id)
+  local p1 = player(one.id)
+  if not p1 then return 'unknown', one.id end
+  local p2 = player(two.id)
+  if not p2 then return 'unknown', two.id end
 
-local body = envelope(ARGV[8], event_type, executed_at, payload)
--- Writes start here; XADD first, since it is the only one Redis could refuse.
-append_outbox(KEYS[7], KEYS[8], ARGV[8], event_type, executed_at, one.id, body)
-redis.call('SET', KEYS[4], trade_id)
-redis.call('SET', KEYS[6], num(now))
-redis.call('HSET', KEYS[5], trade_id, outcome)
-if not reason then
-  local touched = {}
-  for _, s in ipairs({one, two}) do
-    for _, id in ipairs(s.order) do touched[id] = true end
-  end
-  for _, c in ipairs({{KEYS[1], new1}, {KEYS[2], new2}}) do
-    local key, new = c[1], c[2]
-    local fields = {'gold', num(new.gold), 'version', num(new.version)}
-    local gone = {}
-    for id in pairs(touched) do
-      local q = new.items[id]
-      if q == nil then
-        gone[#gone + 1] = 'item:' .. id
-      else
-        fields[#fields + 1] = 'item:' .. id
-        fields[#fields + 1] = num(q)
+  local reason, detail, new1, new2
+  if one.id == two.id then
+    reason, detail = 'self_trade', 'player ' .. one.id .. ' cannot trade with itself'
+  elseif #one.order == 0 and one.gold == 0 and #two.order == 0 and two.gold == 0 then
+    reason, detail = 'empty_trade', 'neither side gives anything'
+  else
+    reason, detail = check_side(one, p1, 'player_1')
+    if not reason then reason, detail = check_side(two, p2, 'player_2') end
+    if not reason then
+      new1, new2 = after(p1, one, two), after(p2, two, one)
+      for _, c in ipairs({{'player_1', p1, new1}, {'player_2', p2, new2}}) do
+        local h_old, h_new = held(c[2].items), held(c[3].items)
+        if h_new > c[3].capacity and h_new > h_old then
+          reason = 'capacity_exceeded'
+          detail = c[1] .. ': player ' .. c[3].id .. ' would hold ' .. num(h_new)
+            .. ' items, capacity ' .. num(c[3].capacity)
+          break
+        end
       end
     end
-    redis.call('HSET', key, unpack(fields))
-    if #gone > 0 then redis.call('HDEL', key, unpack(gone)) end
   end
+
+  trade_id = trade_id + 1
+  now = now + 1
+  local executed_at = format_instant(now)
+  local request = '{"player_1":' .. request_side_json(one) .. ',"player_2":'
+    .. request_side_json(two) .. '}'
+  local head = '{"trade_id":' .. num(trade_id)
+  local outcome, payload, event_type
+  if reason then
+    event_type = 'trade_rejected'
+    outcome = head .. ',"status":"rejected","executed_at":"' .. executed_at .. '","request":'
+      .. request .. ',"reason":"' .. reason .. '","detail":' .. jstr(detail) .. '}'
+    payload = head .. ',"reason":"' .. reason .. '","detail":' .. jstr(detail)
+      .. ',"player_1":' .. gives_json(one) .. '},"player_2":' .. gives_json(two) .. '}}'
+  else
+    event_type = 'trade_accepted'
+    outcome = head .. ',"status":"accepted","executed_at":"' .. executed_at .. '","request":'
+      .. request .. ',"player_1":' .. state_json(new1) .. ',"player_2":' .. state_json(new2)
+      .. '}'
+    local touched, seen_ids = {}, {}
+    for _, s in ipairs({one, two}) do
+      for _, id in ipairs(s.order) do
+        if not seen_ids[id] then seen_ids[id] = true; touched[#touched + 1] = id end
+      end
+    end
+    table.sort(touched, by_number)
+    local function after_json(s, new)
+      local lines = {}
+      for _, id in ipairs(touched) do
+        lines[#lines + 1] = '{"item_id":' .. id .. ',"quantity":' .. num(new.items[id] or 0)
+          .. '}'
+        new.touched[id] = true
+      end
+      return gives_json(s) .. ',"gold_after":' .. num(new.gold) .. ',"version":'
+        .. num(new.version) .. ',"items_after":[' .. table.concat(lines, ',') .. '],'
+        .. summary_json(new.items) .. '}'
+    end
+    payload = head .. ',"player_1":' .. after_json(one, new1) .. ',"player_2":'
+      .. after_json(two, new2) .. '}'
+    players[one.id], players[two.id] = new1, new2
+    dirty[one.id], dirty[two.id] = true, true
+  end
+  seq = seq + 1
+  events[#events + 1] = {'0-' .. num(seq), 'event_id', event_id, 'event_type', event_type,
+    'occurred_at', executed_at, 'key', one.id,
+    'body', envelope(event_id, event_type, executed_at, payload)}
+  outcomes[#outcomes + 1] = num(trade_id)
+  outcomes[#outcomes + 1] = outcome
+  return 'ok', outcome
 end
-remember(KEYS[3], ARGV[7], ARGV[9], outcome)
-return {'ok', outcome}
+
+-- Phase 1: every check and every encoding, with no write.
+local at = 4
+for _ = 1, tonumber(ARGV[3]) do
+  local n1, n2 = tonumber(ARGV[at + 2]), tonumber(ARGV[at + 5])
+  local idem_key, fingerprint, event_id = ARGV[at + 6], ARGV[at + 7], ARGV[at + 8]
+  local one = side(ARGV[at], ARGV[at + 1], n1, at + 9)
+  local two = side(ARGV[at + 3], ARGV[at + 4], n2, at + 9 + 2 * n1)
+  at = at + 9 + 2 * (n1 + n2)
+  local kind, value
+  if idem_key ~= '' then
+    idem_key = prefix .. 'idem:' .. idem_key
+    local seen = remembered[idem_key]
+    if seen == nil then
+      seen = redis.call('HMGET', idem_key, 'fingerprint', 'result')
+      if not seen[1] then seen = false end
+      remembered[idem_key] = seen
+    end
+    if seen then
+      if seen[1] ~= fingerprint then
+        kind, value = 'reused', ''
+      else
+        kind, value = 'dup', seen[2]
+      end
+    end
+  end
+  if kind == nil then
+    kind, value = trade(one, two, event_id)
+    if kind == 'ok' and idem_key ~= '' then
+      remembered[idem_key] = {fingerprint, value}
+      writes_idem[#writes_idem + 1] = {idem_key, fingerprint, value}
+    end
+  end
+  replies[#replies + 1] = kind
+  replies[#replies + 1] = value
+end
+
+-- Phase 2: the writes. XADD first: it is the only one Redis could refuse (a stale id).
+for _, e in ipairs(events) do redis.call('XADD', KEYS[5], unpack(e)) end
+if #events > 0 then
+  redis.call('SET', KEYS[1], num(now))
+  redis.call('SET', KEYS[2], num(trade_id))
+  redis.call('SET', KEYS[3], num(seq))
+  redis.call('HSET', KEYS[4], unpack(outcomes))
+end
+for id in pairs(dirty) do
+  local p = players[id]
+  local fields, gone = {'gold', num(p.gold), 'version', num(p.version)}, {}
+  for item in pairs(p.touched) do
+    local q = p.items[item]
+    if q == nil then
+      gone[#gone + 1] = 'item:' .. item
+    else
+      fields[#fields + 1] = 'item:' .. item
+      fields[#fields + 1] = num(q)
+    end
+  end
+  local key = prefix .. 'player:' .. id
+  redis.call('HSET', key, unpack(fields))
+  if #gone > 0 then redis.call('HDEL', key, unpack(gone)) end
+end
+for _, w in ipairs(writes_idem) do
+  redis.call('HSET', w[1], 'fingerprint', w[2], 'result', w[3])
+  redis.call('EXPIRE', w[1], ttl)
+end
+return replies
 """
 
 # KEYS: player counter, idempotency, clock, outbox, outbox seq
@@ -336,7 +424,8 @@ local seen = claimed(KEYS[2], ARGV[6])
 if seen then return seen end
 
 local player_id = tostring((tonumber(redis.call('GET', KEYS[1])) or 0) + 1)
-local now, created_at = next_instant(KEYS[3])
+local now = clock_now(KEYS[3]) + 1
+local created_at = format_instant(now)
 local p = {id = player_id, player_class = ARGV[2], gold = tonumber(ARGV[4]),
            capacity = tonumber(ARGV[5]), version = 1, created_at = created_at, items = {}}
 if ARGV[3] == '' then p.username = ARGV[2] .. '-' .. player_id else p.username = ARGV[3] end
