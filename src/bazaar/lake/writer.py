@@ -29,6 +29,7 @@ dates, which bounds memory (redeliveries come seconds or minutes late, not days)
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -215,6 +216,31 @@ class LakeWriter:
         staged: dict[str, _Staged] = {t: [] for t in TABLES}
         tops: dict[str, int] = {}
         received = now_us()
+        # Staging allocates millions of small acyclic tuples; the cyclic collector would
+        # rescan them all repeatedly (measured: ~30% of ingest time). Nothing here is cyclic.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._stage(batch, staged, tops, received, result)
+        finally:
+            if collecting:
+                gc.enable()
+        if not tops:
+            return result
+        futures = {t: self._pool.submit(self._commit, t, staged[t], tops) for t in TABLES}
+        for table, future in futures.items():
+            result.rows[table] = future.result()
+        result.positions = tops
+        return result
+
+    def _stage(
+        self,
+        batch: Sequence[Envelope],
+        staged: dict[str, _Staged],
+        tops: dict[str, int],
+        received: int,
+        result: BatchResult,
+    ) -> None:
         for env in batch:
             source, pos = env.source, env.position
             if pos > tops.get(source, -1):
@@ -236,13 +262,6 @@ class LakeWriter:
                 continue
             for table, rows in event.rows.items():
                 staged[table].append((source, pos, rows))
-        if not tops:
-            return result
-        futures = {t: self._pool.submit(self._commit, t, staged[t], tops) for t in TABLES}
-        for table, future in futures.items():
-            result.rows[table] = future.result()
-        result.positions = tops
-        return result
 
     def _commit(self, table: str, staged: _Staged, tops: Mapping[str, int]) -> int:
         dt = self._tables[table]
