@@ -1,0 +1,141 @@
+"""Running a simulation: `run_simulation(target, plan)` over HTTP or straight into a Store.
+
+    summary = run_simulation("http://127.0.0.1:8000", SimulationPlan(players=100, trades=2000))
+    summary = run_simulation(store, plan)   # in-process: no HTTP, for generating data fast
+
+Both drivers send the same planned trades (see planner.py for why the sequence depends on
+the seed only). In-process, trades go to `Store.execute_trades` in batches, so the SQLite
+store commits a batch at a time (group commit); each trade is still its own atomic step
+with its own event. `stop` (a threading.Event, e.g. set by a Ctrl-C handler) ends a run
+cleanly: no new trades are taken, those in flight are answered, and the summary is returned.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable
+
+from bazaar.domain.model import NewPlayer
+from bazaar.domain.trading import Accepted
+from bazaar.simulate.plan import SimulationPlan
+from bazaar.simulate.planner import TradePlanner
+from bazaar.simulate.reconcile import Reconciler
+from bazaar.simulate.stats import SimulationStats, SimulationSummary
+from bazaar.store.base import Store
+
+Progress = Callable[[SimulationStats], None]
+PROGRESS_EVERY = 0.1  # seconds between progress callbacks
+IN_PROCESS_BATCH = 1000
+
+
+class SimulationError(Exception):
+    """The simulation could not run (API unreachable, players could not be created)."""
+
+
+def run_simulation(
+    target: str | Store,
+    plan: SimulationPlan,
+    *,
+    concurrency: int = 64,
+    rate: float | None = None,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+    batch: int = IN_PROCESS_BATCH,
+) -> SimulationSummary:
+    """Create `plan.players` players and drive `plan.trades` trades at an API URL or a Store.
+
+    `concurrency` and `rate` (trades per second, None = as fast as possible) apply to HTTP;
+    `batch` is the in-process group-commit size. Raises SimulationError or ValueError.
+    """
+    if isinstance(target, str):
+        import asyncio
+
+        from bazaar.simulate.http_driver import simulate_over_http
+
+        return asyncio.run(
+            simulate_over_http(
+                target, plan, concurrency=concurrency, rate=rate, progress=progress, stop=stop
+            )
+        )
+    return simulate_in_process(target, plan, progress=progress, stop=stop, batch=batch)
+
+
+class _Ticker:
+    """Calls `progress` at most every PROGRESS_EVERY seconds, and always when forced."""
+
+    def __init__(self, progress: Progress | None, stats: SimulationStats) -> None:
+        self._progress = progress
+        self._stats = stats
+        self._last = 0.0
+
+    def __call__(self, force: bool = False) -> None:
+        if self._progress is None:
+            return
+        now = time.perf_counter()
+        if force or now - self._last >= PROGRESS_EVERY:
+            self._last = now
+            self._progress(self._stats)
+
+
+def simulate_in_process(
+    store: Store,
+    plan: SimulationPlan,
+    *,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+    batch: int = IN_PROCESS_BATCH,
+) -> SimulationSummary:
+    planner = TradePlanner(store.catalog, plan)
+    stats = SimulationStats(planned=plan.trades)
+    tick = _Ticker(progress, stats)
+    stopped = stop or threading.Event()
+    ids: list[int] = []
+    for resident in planner.residents:
+        if stopped.is_set():
+            break
+        created = store.create_player(NewPlayer(resident.player_class, resident.username))
+        ids.append(created.player_id)
+        stats.players += 1
+        tick()
+    reconcile = Reconciler(planner.ledger, stats)
+    stats.trading_started = time.perf_counter()
+    stats.phase = "trading"
+    trades = iter(planner) if len(ids) == plan.players else iter(())
+    while not stopped.is_set():
+        chunk = list(itertools.islice(trades, batch))
+        if not chunk:
+            break
+        calls = [(trade.to_request(ids), None) for trade in chunk]
+        stats.sent += len(chunk)
+        began = time.perf_counter()
+        results = store.execute_trades(calls)
+        per_trade = (time.perf_counter() - began) / len(chunk)
+        for trade, result in zip(chunk, results, strict=True):
+            stats.latency(per_trade)
+            if isinstance(result, Accepted):
+                stats.statuses[200] += 1
+                reconcile.accepted(
+                    trade,
+                    (result.player_1.gold, result.player_1.items),
+                    (result.player_2.gold, result.player_2.items),
+                )
+            elif isinstance(result, Exception):  # refused before writing (unknown player)
+                stats.statuses[404] += 1
+                reconcile.failed(trade)
+            else:
+                stats.statuses[409] += 1
+                reconcile.rejected(trade, result.reason.value)
+        tick()
+    stats.finished = time.perf_counter()
+    stats.phase = "done"
+    tick(force=True)
+    return SimulationSummary.of(
+        stats,
+        target=f"in-process {type(store).__name__}",
+        exploiter_accounts=len(planner.cast.slots),
+        interrupted=stopped.is_set(),
+        player_ids=ids,
+        truth=planner.truth(ids) if len(ids) == plan.players else {},
+    )

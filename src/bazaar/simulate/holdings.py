@@ -1,0 +1,121 @@
+"""The simulator's own view of every resident's gold and items.
+
+Trades are planned against this model, never against racing HTTP responses, so the same
+seed gives the same request sequence at any concurrency. The model predicts each trade's
+outcome with the same checks, in the same order, as `bazaar.domain.trading`; the driver
+compares every answer with the prediction and corrects the model by the difference when
+they disagree (which only happens when someone else trades with the same players).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from bazaar.domain.catalog import Catalog
+
+ItemLines = tuple[tuple[int, int], ...]  # (item_id, quantity), quantity > 0
+ACCEPTED = "accepted"
+
+
+@dataclass(slots=True)
+class Holding:
+    gold: int
+    items: dict[int, int]
+    capacity: int
+    held: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.held = sum(self.items.values())
+
+    def has(self, item_id: int) -> int:
+        return self.items.get(item_id, 0)
+
+    def snapshot(self) -> tuple[int, dict[int, int]]:
+        return self.gold, dict(self.items)
+
+
+@dataclass(slots=True)
+class Ledger:
+    """Holdings by slot, plus item values from the catalog the server uses."""
+
+    catalog: Catalog
+    holdings: list[Holding] = field(default_factory=list)
+    values: dict[int, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.values = {item_id: item.value for item_id, item in self.catalog.items.items()}
+
+    def add(self, player_class: str) -> Holding:
+        pc = self.catalog.classes[player_class]
+        holding = Holding(pc.gold, dict(pc.items), pc.capacity)
+        self.holdings.append(holding)
+        return holding
+
+    def worth(self, lines: ItemLines, gold: int = 0) -> int:
+        values = self.values
+        return gold + sum(values.get(item_id, 0) * qty for item_id, qty in lines)
+
+    def predict(self, one: int, two: int, lines_1: ItemLines, gold_1: int,
+                lines_2: ItemLines, gold_2: int) -> str:  # fmt: skip
+        """'accepted' or the rejection reason the server will give (same check order)."""
+        if one == two:
+            return "self_trade"
+        if not lines_1 and not lines_2 and gold_1 == 0 and gold_2 == 0:
+            return "empty_trade"
+        h1, h2 = self.holdings[one], self.holdings[two]
+        for holding, lines, gold in ((h1, lines_1, gold_1), (h2, lines_2, gold_2)):
+            for item_id, _ in lines:
+                if item_id not in self.values:
+                    return "unknown_item"
+            for item_id, qty in lines:
+                if holding.items.get(item_id, 0) < qty:
+                    return "insufficient_items"
+            if holding.gold < gold:
+                return "insufficient_gold"
+        moved_1 = sum(q for _, q in lines_1)
+        moved_2 = sum(q for _, q in lines_2)
+        for holding, gain in ((h1, moved_2 - moved_1), (h2, moved_1 - moved_2)):
+            if gain > 0 and holding.held + gain > holding.capacity:
+                return "capacity_exceeded"
+        return ACCEPTED
+
+    def apply(self, one: int, two: int, lines_1: ItemLines, gold_1: int,
+              lines_2: ItemLines, gold_2: int) -> None:  # fmt: skip
+        h1, h2 = self.holdings[one], self.holdings[two]
+        _move(h1, h2, lines_1, gold_1)
+        _move(h2, h1, lines_2, gold_2)
+
+    def correct(self, slot: int, expected: tuple[int, Mapping[int, int]],
+                actual: tuple[int, Mapping[int, int]]) -> None:  # fmt: skip
+        """Shift a holding by (what the server says - what the model predicted)."""
+        items = {
+            item_id: actual[1].get(item_id, 0) - expected[1].get(item_id, 0)
+            for item_id in set(expected[1]) | set(actual[1])
+        }
+        self.shift(slot, actual[0] - expected[0], items)
+
+    def shift(self, slot: int, gold: int, items: Mapping[int, int]) -> None:
+        holding = self.holdings[slot]
+        holding.gold = max(0, holding.gold + gold)
+        for item_id, delta in items.items():
+            left = holding.items.get(item_id, 0) + delta
+            if left > 0:
+                holding.items[item_id] = left
+            else:
+                holding.items.pop(item_id, None)
+        holding.held = sum(holding.items.values())
+
+
+def _move(giver: Holding, taker: Holding, lines: ItemLines, gold: int) -> None:
+    giver.gold -= gold
+    taker.gold += gold
+    for item_id, qty in lines:
+        left = giver.items[item_id] - qty
+        if left:
+            giver.items[item_id] = left
+        else:
+            del giver.items[item_id]
+        taker.items[item_id] = taker.items.get(item_id, 0) + qty
+        giver.held -= qty
+        taker.held += qty

@@ -1,0 +1,75 @@
+"""What to simulate (SimulationPlan) and each trade the simulator decided on (PlannedTrade)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bazaar.domain.model import ItemLine, TradeRequest, TradeSide
+from bazaar.simulate.holdings import ACCEPTED, ItemLines
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationPlan:
+    """The whole simulated economy is a function of these values (and the catalog)."""
+
+    players: int = 1000
+    trades: int = 10_000
+    seed: int = 0
+    exploiters: int = 0  # labelled bad actors of EACH kind
+    mistake_rate: float = 0.02  # honest trades that ask for more than a player holds
+
+    def __post_init__(self) -> None:
+        if self.players < 2:
+            raise ValueError("a living economy needs at least 2 players")
+        if self.trades < 0 or self.exploiters < 0:
+            raise ValueError("trades and exploiters must not be negative")
+        if not 0.0 <= self.mistake_rate < 1.0:
+            raise ValueError("mistake_rate must be in [0, 1)")
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedTrade:
+    """One trade between two slots, with the outcome the simulator's model predicts.
+
+    `expected_1`/`expected_2` are (gold, items) of each side after an accepted trade, so
+    an answer can be checked against the model without re-reading the players.
+    """
+
+    index: int
+    kind: str  # swap | buy | sell | mistake | gold_funnel | wash_trading | lopsided
+    one: int
+    two: int
+    lines_1: ItemLines
+    gold_1: int
+    lines_2: ItemLines
+    gold_2: int
+    expect: str  # "accepted" or the rejection reason
+    expected_1: tuple[int, dict[int, int]] | None = None
+    expected_2: tuple[int, dict[int, int]] | None = None
+
+    @property
+    def expect_accepted(self) -> bool:
+        return self.expect == ACCEPTED
+
+    def to_document(self, ids: Sequence[int]) -> dict[str, Any]:
+        """The POST /trades body, with slots replaced by the server's player ids."""
+        return {
+            "player_1": _side_document(ids[self.one], self.lines_1, self.gold_1),
+            "player_2": _side_document(ids[self.two], self.lines_2, self.gold_2),
+        }
+
+    def to_request(self, ids: Sequence[int]) -> TradeRequest:
+        return TradeRequest(
+            TradeSide(ids[self.one], tuple(ItemLine(i, q) for i, q in self.lines_1), self.gold_1),
+            TradeSide(ids[self.two], tuple(ItemLine(i, q) for i, q in self.lines_2), self.gold_2),
+        )
+
+
+def _side_document(player_id: int, lines: ItemLines, gold: int) -> dict[str, Any]:
+    return {
+        "player_id": player_id,
+        "items": [{"item_id": i, "quantity": q} for i, q in lines],
+        "gold": gold,
+    }

@@ -1,0 +1,126 @@
+"""Live counters of a simulation run, and the summary it ends with."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+RECENT = 2048  # latencies behind the live p99: the last few seconds, not the whole run
+
+
+def percentile(sorted_values: list[float], share: float) -> float:
+    if not sorted_values:
+        return 0.0
+    rank = min(len(sorted_values) - 1, max(0, round(share * len(sorted_values)) - 1))
+    return sorted_values[rank]
+
+
+@dataclass(slots=True)
+class SimulationStats:
+    """Mutated by one driver thread or event loop; read by the progress display."""
+
+    planned: int
+    players: int = 0
+    sent: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    failed: int = 0  # no answer, or an answer other than 200/409 (see `statuses`)
+    diverged: int = 0  # answered differently from the simulator's model
+    retried: int = 0
+    rejections: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
+    latencies: list[float] = field(default_factory=list)  # seconds, every answered trade
+    recent: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT))
+    started: float = field(default_factory=time.perf_counter)
+    trading_started: float | None = None
+    finished: float | None = None
+    phase: str = "creating players"
+
+    def latency(self, seconds: float) -> None:
+        self.latencies.append(seconds)
+        self.recent.append(seconds)
+
+    @property
+    def trading_seconds(self) -> float:
+        if self.trading_started is None:
+            return 0.0
+        end = self.finished if self.finished is not None else time.perf_counter()
+        return max(end - self.trading_started, 1e-9)
+
+    @property
+    def trades_per_second(self) -> float:
+        done = self.accepted + self.rejected + self.failed
+        return done / self.trading_seconds if self.trading_started is not None else 0.0
+
+    @property
+    def recent_p99_ms(self) -> float:
+        return percentile(sorted(self.recent), 0.99) * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationSummary:
+    target: str
+    players: int
+    exploiter_accounts: int
+    planned: int
+    sent: int
+    accepted: int
+    rejected: int
+    failed: int
+    server_errors: int  # 5xx answers
+    diverged: int
+    retried: int
+    rejections: dict[str, int]
+    statuses: dict[int, int]
+    create_seconds: float
+    trade_seconds: float
+    trades_per_second: float
+    p50_ms: float
+    p99_ms: float
+    interrupted: bool
+    player_ids: list[int]  # by slot: the server's id of each simulated player
+    truth: dict[str, Any]
+
+    @staticmethod
+    def of(
+        stats: SimulationStats,
+        *,
+        target: str,
+        exploiter_accounts: int,
+        interrupted: bool,
+        player_ids: list[int],
+        truth: dict[str, Any],
+    ) -> SimulationSummary:
+        ordered = sorted(stats.latencies)
+        trading = stats.trading_started
+        return SimulationSummary(
+            target=target,
+            players=stats.players,
+            exploiter_accounts=exploiter_accounts,
+            planned=stats.planned,
+            sent=stats.sent,
+            accepted=stats.accepted,
+            rejected=stats.rejected,
+            failed=stats.failed,
+            server_errors=sum(n for status, n in stats.statuses.items() if status >= 500),
+            diverged=stats.diverged,
+            retried=stats.retried,
+            rejections=dict(stats.rejections.most_common()),
+            statuses=dict(sorted(stats.statuses.items())),
+            create_seconds=(trading if trading is not None else time.perf_counter())
+            - stats.started,
+            trade_seconds=stats.trading_seconds,
+            trades_per_second=stats.trades_per_second,
+            p50_ms=percentile(ordered, 0.50) * 1000,
+            p99_ms=percentile(ordered, 0.99) * 1000,
+            interrupted=interrupted,
+            player_ids=player_ids,
+            truth=truth,
+        )
+
+    def to_document(self) -> dict[str, Any]:
+        doc = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        doc["statuses"] = {str(k): v for k, v in self.statuses.items()}
+        return doc
