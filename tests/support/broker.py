@@ -115,7 +115,7 @@ class KafkaBroker:
             deadline = time.monotonic() + timeout
             partitions: list[int] = []
             while not partitions:
-                meta = consumer.list_topics(topic, timeout=5).topics.get(topic)
+                meta = consumer.list_topics(timeout=5).topics.get(topic)  # by name may create it
                 if meta is not None and meta.error is None:
                     partitions = sorted(meta.partitions)
                 elif time.monotonic() > deadline:

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -115,7 +116,15 @@ def _guarded(handler: Handler) -> Handler:
     return run
 
 
-def create_app(store: Store, *, rng: random.Random | None = None) -> Starlette:
+HealthProvider = Callable[[], dict[str, Any]]  # extra /health sections, e.g. {"relay": ...}
+
+
+def create_app(
+    store: Store,
+    *,
+    rng: random.Random | None = None,
+    health_provider: HealthProvider | None = None,
+) -> Starlette:
     catalog = store.catalog
     draw = rng or random.Random()
     batcher = TradeBatcher(store)
@@ -153,9 +162,10 @@ def create_app(store: Store, *, rng: random.Random | None = None) -> Starlette:
 
     async def health(request: Request) -> Response:
         store.ping()
-        return JSON(
-            {"status": "ok", "store": type(store).__name__, "outbox_head": store.outbox_head()}
-        )
+        doc = {"status": "ok", "store": type(store).__name__, "outbox_head": store.outbox_head()}
+        if health_provider is not None:  # may ask a broker: keep it off the event loop
+            doc.update(await run_in_threadpool(health_provider))
+        return JSON(doc)
 
     async def openapi(request: Request) -> Response:
         return JSON(openapi_document())
@@ -188,4 +198,10 @@ def app_from_environment() -> Starlette:
     from bazaar.bootstrap import build_store
     from bazaar.config import Settings
 
-    return create_app(build_store(Settings.from_environ()))
+    settings = Settings.from_environ()
+    store = build_store(settings)
+    if settings.kafka:  # the relay runs in the supervisor; report what the store shows
+        from bazaar.stream.relay import worker_health_provider
+
+        return create_app(store, health_provider=worker_health_provider(store, settings))
+    return create_app(store)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 
 from bazaar.cli.common import add_command, add_store_flags, console, fail
+from bazaar.cli.relay import add_kafka_flags, kafka_settings
 from bazaar.config import Settings, export_to_environ
+from bazaar.stream.kafka import KafkaSettings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,6 +24,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--workers", type=int, help="worker processes (default 1)")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     p.add_argument("--lake", metavar="PATH", help="also follow the outbox into this Delta Lake")
+    add_kafka_flags(p)  # --kafka HOST:PORT also runs the outbox relay in this process
     p.set_defaults(func=run)
 
 
@@ -34,12 +37,16 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level=args.log_level,
         lake=args.lake,
+        kafka=args.kafka,
+        topic=args.topic,
     )
-    serve(settings)
+    serve(settings, kafka=kafka_settings(args, settings))
     return 0
 
 
-def serve(settings: Settings, *, banner: str | None = None) -> None:
+def serve(
+    settings: Settings, *, banner: str | None = None, kafka: KafkaSettings | None = None
+) -> None:
     import uvicorn
 
     from bazaar.api.app import create_app
@@ -61,6 +68,12 @@ def serve(settings: Settings, *, banner: str | None = None) -> None:
 
         follow_store(settings.store, settings.lake, settings.catalog)
         console.print(f"  lake: following the outbox into {settings.lake}")
+    relay = None
+    if kafka is not None:  # one relay per store: here, never in the workers
+        from bazaar.stream.relay import BackgroundRelay, OutboxRelay
+
+        relay = BackgroundRelay(OutboxRelay(build_store(settings), kafka)).start()
+        console.print(f"  kafka: relaying the outbox to {kafka.bootstrap} topic {kafka.topic}")
     common = {
         "host": settings.host,
         "port": settings.port,
@@ -70,14 +83,19 @@ def serve(settings: Settings, *, banner: str | None = None) -> None:
         "http": "httptools",
         "backlog": 4096,
     }
-    if settings.workers <= 1:
-        uvicorn.run(create_app(store), **common)  # type: ignore[arg-type]
-        return
-    store.close()
-    export_to_environ(settings)
-    uvicorn.run(
-        "bazaar.api.app:app_from_environment",
-        factory=True,
-        workers=settings.workers,
-        **common,  # type: ignore[arg-type]
-    )
+    try:
+        if settings.workers <= 1:
+            app = create_app(store, health_provider=relay.health if relay else None)
+            uvicorn.run(app, **common)  # type: ignore[arg-type]
+            return
+        store.close()
+        export_to_environ(settings)
+        uvicorn.run(
+            "bazaar.api.app:app_from_environment",
+            factory=True,
+            workers=settings.workers,
+            **common,  # type: ignore[arg-type]
+        )
+    finally:
+        if relay is not None:
+            relay.stop()

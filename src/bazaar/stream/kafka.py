@@ -103,8 +103,9 @@ def ensure_topic(settings: KafkaSettings, *, timeout: float = 10.0) -> bool:
 
     admin = AdminClient(settings.client_config())
     try:
-        meta = admin.list_topics(settings.topic, timeout=timeout)
-        found = meta.topics.get(settings.topic)
+        # All topics, not this one by name: asking for one topic lets a broker with
+        # auto-creation on create it with its default partition count.
+        found = admin.list_topics(timeout=timeout).topics.get(settings.topic)
         if found is not None and found.error is None and found.partitions:
             return False
         new = NewTopic(settings.topic, settings.partitions, settings.replication)

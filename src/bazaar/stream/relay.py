@@ -31,10 +31,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from bazaar.config import Settings
 from bazaar.domain.errors import BazaarError
 from bazaar.store.base import Store
 from bazaar.stream.codec import message_key, message_value
-from bazaar.stream.kafka import BrokerUnavailable, KafkaSettings, ensure_topic
+from bazaar.stream.kafka import BrokerProbe, KafkaSettings, ensure_topic
 
 log = logging.getLogger("bazaar.relay")
 
@@ -306,38 +307,48 @@ class OutboxRelay:
         log.log(level, "relay: position %d, lag %s, broker %s", status.position, lag, status.broker)
 
 
-def start_background_relay(relay: OutboxRelay) -> Callable[[], None]:
-    """Run `relay` on a daemon thread; returns a function that stops it (flushing first)."""
-    stop = threading.Event()
-    thread = threading.Thread(target=relay.run, args=(stop,), name="bazaar-relay", daemon=True)
-    thread.start()
+class BackgroundRelay:
+    """An OutboxRelay on a daemon thread, for `bazaar serve --kafka` (one per store: the
+    serve process runs it once, in the supervisor when there are several workers)."""
 
-    def stop_relay() -> None:
-        stop.set()
-        thread.join(timeout=10)
+    def __init__(self, relay: OutboxRelay) -> None:
+        self.relay = relay
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(self._stop,), name="bazaar-relay", daemon=True
+        )
 
-    return stop_relay
+    def _run(self, stop: threading.Event) -> None:
+        try:
+            self.relay.run(stop)
+        except Exception:  # a config error: say so, the API keeps serving
+            log.exception("relay stopped; events stay in the outbox until it runs again")
+
+    def start(self) -> BackgroundRelay:
+        self._thread.start()
+        return self
+
+    def health(self) -> dict[str, Any]:
+        return {"relay": self.relay.health()}
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout=timeout)
 
 
-def relay_health_from_store(store: Store, probe: Callable[[], str] | None) -> dict[str, Any]:
-    """The relay section of GET /health for a process that does not run the relay (a
+def worker_health_provider(store: Store, settings: Settings) -> Callable[[], dict[str, Any]]:
+    """The relay section of GET /health in a process that does not run the relay (a
     worker of `serve --workers N`): lag from the position the relay committed in the
-    store, broker state from a probe."""
-    position = store.consumer_position(RELAY_CONSUMER)
-    head = store.outbox_head()
-    return {
-        "broker": probe() if probe is not None else "unknown",
-        "position": position,
-        "head": head,
-        "lag": max(0, head - position),
-    }
+    store; broker state from this process's own metadata request (plain bootstrap: the
+    --kafka-config passthrough stays in the supervisor, so behind SASL/SSL it reads
+    "unreachable"; the supervisor's log has the relay's own view)."""
+    probe = BrokerProbe(KafkaSettings(settings.kafka or "", topic=settings.topic))
 
+    def provide() -> dict[str, Any]:
+        position = store.consumer_position(RELAY_CONSUMER)
+        head = store.outbox_head()
+        relay = {"broker": probe.state(), "position": position, "head": head}
+        relay["lag"] = max(0, head - position)
+        return {"relay": relay}
 
-__all__ = [
-    "RELAY_CONSUMER",
-    "BrokerUnavailable",
-    "OutboxRelay",
-    "RelayStatus",
-    "relay_health_from_store",
-    "start_background_relay",
-]
+    return provide
