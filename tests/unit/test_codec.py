@@ -1,0 +1,135 @@
+"""The event codec and the published contract: what a subscriber to the topic relies on."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+import pytest
+
+from bazaar.domain.catalog import Catalog
+from bazaar.domain.events import EVENT_TYPES, Event, player_created, trade_event
+from bazaar.domain.model import ItemLine, TradeRequest, TradeSide, starting_state
+from bazaar.domain.trading import Accepted, Rejected, execute_trade
+from bazaar.store.base import OutboxEntry
+from bazaar.stream.codec import (
+    MalformedEvent,
+    decode_document,
+    decode_event,
+    encode_event,
+    message_key,
+    message_value,
+)
+from bazaar.stream.contract import check_event, contract_violations, event_schema
+from bazaar.stream.kafka import KafkaSettings, parse_kafka_config
+
+AT = "2026-11-29T10:00:00.123456Z"
+
+
+def events(catalog: Catalog) -> dict[str, Event]:
+    farmer = starting_state(catalog.classes["farmer"], 1, None, AT)
+    hunter = starting_state(catalog.classes["hunter"], 2, "Hunter Ana", AT)
+    food = min(farmer.items)
+    accepted = execute_trade(
+        catalog,
+        TradeRequest(TradeSide(1, (ItemLine(food, 3),), 5), TradeSide(2, (), 40)),
+        farmer,
+        hunter,
+        trade_id=1,
+        executed_at=AT,
+    )
+    rejected = execute_trade(
+        catalog,
+        TradeRequest(TradeSide(1, (ItemLine(999_999, 1),)), TradeSide(2, (), 10**9)),
+        farmer,
+        hunter,
+        trade_id=2,
+        executed_at=AT,
+    )
+    assert isinstance(accepted, Accepted) and isinstance(rejected, Rejected)
+    return {
+        "player_created": player_created(catalog, hunter, event_id=str(uuid.uuid4())),
+        "trade_accepted": trade_event(catalog, accepted, event_id=str(uuid.uuid4())),
+        "trade_rejected": trade_event(catalog, rejected, event_id=str(uuid.uuid4())),
+    }
+
+
+@pytest.mark.parametrize("event_type", EVENT_TYPES)
+def test_every_event_type_round_trips_and_conforms_to_its_schema(
+    catalog: Catalog, event_type: str
+) -> None:
+    event = events(catalog)[event_type]
+    wire = encode_event(event)
+    assert wire == orjson.dumps(orjson.loads(wire)), "compact JSON, no whitespace"
+    assert decode_event(wire) == event
+    assert contract_violations(decode_document(wire)) == []
+    assert event_schema(event_type)["properties"]["event_type"]["const"] == event_type
+
+
+def test_a_trade_is_one_message_under_one_kilobyte(catalog: Catalog) -> None:
+    for event in events(catalog).values():
+        assert len(encode_event(event)) < 1024
+
+
+def _with(doc: dict[str, Any], path: list[str], value: Any) -> dict[str, Any]:
+    target = doc
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("event_type", "path", "value"),
+    [
+        ("trade_accepted", ["headers"], {"Authorization": "Bearer x"}),  # request headers
+        ("trade_accepted", ["payload", "player_1", "cookie"], "session=1"),
+        ("trade_accepted", ["payload", "player_2", "gold_after"], -1),
+        ("trade_rejected", ["payload", "reason"], "because"),
+        ("player_created", ["occurred_at"], "2026-11-29 10:00:00"),  # no zone
+        ("player_created", ["schema_version"], 2),
+        ("player_created", ["payload", "gold"], 1.5),  # floats for money
+    ],
+)
+def test_the_contract_refuses_undocumented_or_mistyped_fields(
+    catalog: Catalog, event_type: str, path: list[str], value: Any
+) -> None:
+    doc = decode_document(encode_event(events(catalog)[event_type]))
+    bad = _with(doc, path, value)
+    assert contract_violations(bad)
+    with pytest.raises(MalformedEvent):
+        check_event(bad)
+
+
+def test_missing_fields_and_unknown_types_are_violations(catalog: Catalog) -> None:
+    doc = decode_document(encode_event(events(catalog)["trade_accepted"]))
+    del doc["payload"]["player_2"]
+    assert any("player_2" in problem for problem in contract_violations(doc))
+    assert contract_violations({"event_type": "gold_printed"}) == [
+        "unknown event_type 'gold_printed'"
+    ]
+
+
+@pytest.mark.parametrize("wire", [b"not json", b"[1, 2]", b'{"event_id": "x"}'])
+def test_garbage_on_the_wire_is_a_malformed_event(wire: bytes) -> None:
+    with pytest.raises(MalformedEvent):
+        decode_event(wire)
+
+
+def test_the_message_is_the_outbox_body_keyed_by_player(catalog: Catalog) -> None:
+    event = events(catalog)["trade_accepted"]
+    entry = OutboxEntry(7, event.event_id, event.event_type, AT, event.key, encode_event(event))
+    assert message_value(entry) == entry.body
+    assert message_key(entry) == b"1", "trades are keyed by player_1"
+
+
+def test_kafka_config_passthrough_keeps_the_delivery_guarantee() -> None:
+    extra = parse_kafka_config(["security.protocol=SASL_SSL", "sasl.password=a=b"])
+    assert extra == {"security.protocol": "SASL_SSL", "sasl.password": "a=b"}
+    config = KafkaSettings("broker:9093", extra=extra).producer_config()
+    assert config["enable.idempotence"] is True and config["acks"] == "all"
+    assert config["security.protocol"] == "SASL_SSL"
+    for weakening in (["acks=1"], ["enable.idempotence=false"], ["nonsense"]):
+        with pytest.raises(ValueError):
+            parse_kafka_config(weakening)
