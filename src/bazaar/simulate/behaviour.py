@@ -10,6 +10,7 @@ so honest trades are meant to succeed: residents trade what they actually hold.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import random
 from collections.abc import Sequence
@@ -56,7 +57,8 @@ class _Pool:
         return _Pool(list(slots), list(itertools.accumulate(residents[s].activity for s in slots)))
 
     def draw(self, rng: random.Random) -> int:
-        return rng.choices(self.slots, cum_weights=self.cum, k=1)[0]
+        at = bisect.bisect(self.cum, rng.random() * self.cum[-1])
+        return self.slots[min(at, len(self.slots) - 1)]  # float rounding can land on the end
 
 
 class HonestTrading:

@@ -1,0 +1,125 @@
+"""The in-process simulator against real SQLite files: what lands in the store."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bazaar.cli.main import main
+from bazaar.domain.catalog import Catalog
+from bazaar.simulate.driver import run_simulation
+from bazaar.simulate.plan import SimulationPlan
+from bazaar.store.base import Store
+from bazaar.store.sqlite import SQLiteStore
+from tests.support.ledger import holdings, supply
+from tests.support.stores import open_url
+
+
+def _requests(store: Store, count: int) -> list[dict[str, Any]]:
+    """Every trade the store recorded, as the request that asked for it."""
+    return [store.get_trade(n).request.to_document() for n in range(1, count + 1)]
+
+
+def test_same_seed_twice_sends_the_identical_request_sequence(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    plan = SimulationPlan(players=60, trades=600, seed=11, exploiters=1)
+    runs = []
+    for name in ("first", "second"):
+        with SQLiteStore(tmp_path / f"{name}.db", catalog) as store:
+            summary = run_simulation(store, plan, batch=64)
+            assert summary.sent == 600
+            runs.append(_requests(store, 600))
+    assert runs[0] == runs[1]
+    with SQLiteStore(tmp_path / "other.db", catalog) as store:
+        run_simulation(store, SimulationPlan(players=60, trades=600, seed=12, exploiters=1))
+        assert _requests(store, 600) != runs[0]
+
+
+def test_the_store_agrees_with_the_simulator_and_nothing_is_created(store_url: str) -> None:
+    store = open_url(store_url)
+    try:
+        summary = run_simulation(store, SimulationPlan(players=50, trades=1500, seed=2))
+        assert summary.diverged == 0 and summary.failed == 0
+        assert summary.accepted + summary.rejected == 1500
+        assert summary.rejected > 0  # the mistakes players make are refused and recorded
+        assert "self_trade" not in summary.rejections
+        assert holdings(store) == supply(store.catalog, store)
+        assert len(store.player_ids()) == 50
+    finally:
+        store.close()
+
+
+def test_exploiters_trade_as_labelled_in_the_store(catalog: Catalog, tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "b.db", catalog) as store:
+        summary = run_simulation(
+            store, SimulationPlan(players=80, trades=2000, seed=5, exploiters=1)
+        )
+        trades = [store.get_trade(n) for n in range(1, 2001)]
+    accepted = [t.request for t in trades if t.status == "accepted"]
+    kinds = summary.truth["kinds"]
+    value = {i: item.value for i, item in catalog.items.items()}
+
+    def worth(side: Any) -> int:
+        return int(side.gold + sum(value[line.item_id] * line.quantity for line in side.items))
+
+    funnel = kinds["gold_funnel"][0]
+    sink = funnel["sink"]["player_id"]
+    for feeder in (f["player_id"] for f in funnel["feeders"]):
+        gifts = [
+            r for r in accepted if r.player_1.player_id == feeder and r.player_2.player_id == sink
+        ]
+        assert len(gifts) >= 3
+        assert all(worth(r.player_1) > 0 and r.player_2.gives_nothing for r in gifts)
+
+    ring = [m["player_id"] for m in kinds["wash_trading"][0]["ring"]]
+    hops = [
+        (n, r)
+        for n, r in enumerate(accepted)
+        if r.player_1.player_id in ring and r.player_2.player_id in ring
+    ]
+    assert len(hops) >= 3 * len(ring)
+    n0, first = hops[0]
+    home = [
+        n
+        for n, r in hops[1:]
+        if r.player_2.player_id == first.player_1.player_id
+        and r.player_1.items == first.player_1.items
+    ]
+    assert home and home[0] - n0 < 20  # the same stack is back within a few trades
+
+    trader = kinds["lopsided_trader"][0]["trader"]["player_id"]
+    lopsided = [r for r in accepted if r.player_1.player_id == trader]
+    assert len(lopsided) >= 5
+    assert all(worth(r.player_2) >= 10 * worth(r.player_1) for r in lopsided)
+    assert len({r.player_2.player_id for r in lopsided}) >= 3  # many different victims
+
+
+def test_cli_in_process_writes_the_truth_and_a_summary(tmp_path: Path) -> None:
+    truth, summary = tmp_path / "truth.json", tmp_path / "summary.json"
+    code = main(
+        [
+            "simulate", "--in-process", "--store", f"sqlite:///{tmp_path / 'b.db'}",
+            "--players", "40", "--trades", "400", "--seed", "3", "--exploiters", "1",
+            "--truth", str(truth), "--summary-json", str(summary),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    written = json.loads(truth.read_text())
+    assert Counter({k: len(v) for k, v in written["kinds"].items()}) == Counter(
+        gold_funnel=1, wash_trading=1, lopsided_trader=1
+    )
+    assert {e["kind"] for e in written["exploiters"]} == set(written["kinds"])
+    result = json.loads(summary.read_text())
+    assert result["accepted"] + result["rejected"] == 400
+
+
+def test_cli_refuses_store_flags_with_an_api_url(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["simulate", "--api", "http://127.0.0.1:9", "--store", "sqlite:///x.db"])
+    assert exit_.value.code == 2
+    assert "--in-process" in capsys.readouterr().err

@@ -1,0 +1,104 @@
+"""The simulator's plan: deterministic from the seed, lifelike, and never self-trading."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from bazaar.domain.catalog import Catalog
+from bazaar.simulate.exploits import GOLD_FUNNEL, KINDS, LOPSIDED, WASH_TRADING
+from bazaar.simulate.plan import PlannedTrade, SimulationPlan
+from bazaar.simulate.planner import TradePlanner
+
+
+def _plan(catalog: Catalog, **kw: int) -> tuple[TradePlanner, list[PlannedTrade]]:
+    planner = TradePlanner(catalog, SimulationPlan(**kw))  # type: ignore[arg-type]
+    return planner, list(planner)
+
+
+def test_same_seed_plans_the_same_trades_and_another_seed_does_not(catalog: Catalog) -> None:
+    _, first = _plan(catalog, players=80, trades=1500, seed=7, exploiters=1)
+    _, again = _plan(catalog, players=80, trades=1500, seed=7, exploiters=1)
+    _, other = _plan(catalog, players=80, trades=1500, seed=8, exploiters=1)
+    ids = list(range(1, 81))
+    assert [t.to_document(ids) for t in first] == [t.to_document(ids) for t in again]
+    assert [t.to_document(ids) for t in first] != [t.to_document(ids) for t in other]
+
+
+def test_no_player_ever_trades_with_itself(catalog: Catalog) -> None:
+    _, trades = _plan(catalog, players=20, trades=5000, seed=3, exploiters=1)
+    assert all(t.one != t.two for t in trades)
+
+
+def test_classes_follow_the_catalog_weights(catalog: Catalog) -> None:
+    planner = TradePlanner(catalog, SimulationPlan(players=8000, trades=0, seed=1))
+    drawn = Counter(r.player_class for r in planner.residents)
+    total_weight = sum(c.weight for c in catalog.classes.values())
+    for name, pc in catalog.classes.items():
+        expected = pc.weight / total_weight
+        assert abs(drawn[name] / 8000 - expected) < 0.02, name
+
+
+def test_a_few_players_make_many_of_the_trades(catalog: Catalog) -> None:
+    _, trades = _plan(catalog, players=500, trades=20_000, seed=2)
+    started = Counter(t.one for t in trades)
+    busiest_tenth = sum(n for _, n in started.most_common(50))
+    assert busiest_tenth / len(trades) > 0.3  # uniform activity would give 0.1
+
+
+def test_most_trades_are_fair_and_meant_to_succeed(catalog: Catalog) -> None:
+    planner, trades = _plan(catalog, players=300, trades=10_000, seed=4)
+    kinds = Counter(t.kind for t in trades)
+    assert kinds["swap"] > kinds["buy"] > 0 and kinds["sell"] > 0 and kinds["mistake"] > 0
+    values = planner.ledger.values
+
+    def worth(lines: tuple[tuple[int, int], ...], gold: int) -> int:
+        return gold + sum(values[i] * q for i, q in lines)
+
+    swaps = [t for t in trades if t.kind == "swap"]
+    fair = [
+        t for t in swaps if 0.5 <= worth(t.lines_1, t.gold_1) / worth(t.lines_2, t.gold_2) <= 2.0
+    ]
+    assert len(fair) == len(swaps)
+    honest = [t for t in trades if t.kind != "mistake"]
+    assert all(t.expect == "accepted" for t in honest)
+    assert {t.expect for t in trades if t.kind == "mistake"} == {
+        "insufficient_items",
+        "insufficient_gold",
+    }
+
+
+def test_farmers_go_to_market_for_armour_and_blacksmiths_for_food(catalog: Catalog) -> None:
+    planner, trades = _plan(catalog, players=300, trades=10_000, seed=5)
+    cls = {r.slot: r.player_class for r in planner.residents}
+    got: dict[str, Counter[int]] = {"farmer": Counter(), "blacksmith": Counter()}
+    for t in trades:
+        if t.kind in ("swap", "buy") and cls[t.one] in got:
+            got[cls[t.one]].update(dict(t.lines_2))
+    armour, food = 1, 5
+    assert got["farmer"].most_common(1)[0][0] in (armour, 2, 8, 9)
+    assert got["farmer"][armour] > got["farmer"][food]
+    assert got["blacksmith"][food] > got["blacksmith"][armour]
+
+
+@pytest.mark.parametrize("per_kind", [1, 3])
+def test_each_kind_of_exploiter_is_cast_and_acts(catalog: Catalog, per_kind: int) -> None:
+    planner, trades = _plan(catalog, players=200, trades=6000, seed=9, exploiters=per_kind)
+    truth = planner.truth(list(range(1, 201)))
+    assert {k: len(v) for k, v in truth["kinds"].items()} == dict.fromkeys(KINDS, per_kind)
+    acted = Counter(t.kind for t in trades)
+    assert acted[GOLD_FUNNEL] >= 12 * per_kind
+    assert acted[WASH_TRADING] >= 6 * per_kind
+    assert acted[LOPSIDED] >= 5 * per_kind
+    exploiters = planner.cast.slots
+    assert not any(
+        t.one in exploiters or t.two in exploiters
+        for t in trades
+        if t.kind in ("swap", "buy", "sell", "mistake")
+    )
+
+
+def test_too_many_exploiters_for_the_population_is_refused(catalog: Catalog) -> None:
+    with pytest.raises(ValueError, match="accounts"):
+        TradePlanner(catalog, SimulationPlan(players=10, trades=1000, exploiters=2))
