@@ -76,7 +76,7 @@ class KafkaSettings:
     topic: str = DEFAULT_TOPIC
     partitions: int = DEFAULT_PARTITIONS
     replication: int = -1  # -1: the broker's default.replication.factor
-    extra: Mapping[str, str] = field(default_factory=dict)  # passthrough (SASL/SSL, ...)
+    extra: Mapping[str, Any] = field(default_factory=dict)  # passthrough: SASL/SSL, oauth_cb
 
     def client_config(self) -> dict[str, Any]:
         return {"bootstrap.servers": self.bootstrap, "logger": log, **self.extra}
