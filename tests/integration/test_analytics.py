@@ -141,16 +141,20 @@ class Economy:
     created: dict[int, tuple[int, int, str]]  # player -> (distinct, value, at) at creation
     states: list[tuple[int, int, int, str]]  # (player, distinct, items value, at) after trades
     accepted: int
+    rejected: int
 
 
 def _value(items: dict[int, int]) -> int:
     return sum(CATALOG.items[i].value * q for i, q in items.items())
 
 
-def _honest_trades(store: Store, players: list[int], rng: random.Random, n: int) -> list[Accepted]:
+def _honest_trades(
+    store: Store, players: list[int], rng: random.Random, n: int
+) -> tuple[list[Accepted], int]:
     """Fair trades: player_1 gives some units of one item, player_2 pays about its value in
-    gold (+-20%)."""
+    gold (+-20%). Returns the accepted trades and how many were rejected (short of gold)."""
     done: list[Accepted] = []
+    rejected = 0
     while len(done) < n:
         one, two = rng.sample(players, 2)
         holder = store.get_player(one)
@@ -161,7 +165,9 @@ def _honest_trades(store: Store, players: list[int], rng: random.Random, n: int)
         outcome = trade(store, one, two, items_1=[(item, quantity)], gold_2=gold)
         if isinstance(outcome, Accepted):
             done.append(outcome)
-    return done
+        else:
+            rejected += 1
+    return done, rejected
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +183,7 @@ def economy(tmp_path_factory: pytest.TempPathFactory) -> Economy:
     created = {
         p.player_id: (len(p.items), _value(dict(p.items)), p.created_at) for p in honest_states
     }
-    trades = _honest_trades(store, honest, rng, 150)
+    trades, rejected = _honest_trades(store, honest, rng, 150)
     states = [
         (s.player_id, len(s.items), _value(dict(s.items)), t.executed_at)
         for t in trades
@@ -185,7 +191,9 @@ def economy(tmp_path_factory: pytest.TempPathFactory) -> Economy:
     ]
     ingest(store, root / "lake")
     store.close()
-    return Economy(root / "lake", root / "bazaar.db", set(honest), {}, created, states, len(trades))
+    return Economy(
+        root / "lake", root / "bazaar.db", set(honest), {}, created, states, len(trades), rejected
+    )
 
 
 def _flagged(exploits: dict[str, Any]) -> dict[str, set[int]]:
@@ -202,7 +210,7 @@ def test_clean_run_q3_q4_match_the_store_history_and_engines_agree(economy: Econ
             engine.close()
     duck = answers["duckdb"]
 
-    assert duck["q1"] == {"trades": economy.accepted, "rejected": 0}
+    assert duck["q1"] == {"trades": economy.accepted, "rejected": economy.rejected}
     history = [(pid, d, v, at) for pid, (d, v, at) in economy.created.items()] + economy.states
     best_distinct = max(d for _, d, _, _ in history)
     first = min((at, pid) for pid, d, _, at in history if d == best_distinct)
@@ -409,3 +417,20 @@ def test_cli_refuses_a_bad_moment_and_a_missing_lake(scenario: Scenario, tmp_pat
         timeout=120,
     )
     assert missing.returncode == 2 and "no lake" in missing.stderr
+
+
+def test_report_is_one_self_contained_html_file(scenario: Scenario, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    run = subprocess.run(
+        [sys.executable, "-m", "bazaar", "report", "--lake", str(scenario.lake), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    html = out.read_text("utf-8")
+    assert html.count("<svg") >= 3  # trades per hour, item velocity, Gini over time
+    assert "<script" not in html and "http://" not in html and "https://" not in html
+    for heading in ("q1", "q4", "Most active traders", "lopsided_trades", "conservation"):
+        assert heading in html
+    assert "alice" in html and "dave" in html

@@ -2,7 +2,8 @@
 -- moments from the first player state to the last one at or before $at.
 -- Each player's standing at moment k is its latest state at or before it: states are first
 -- reduced to the last one per (player, bucket), so the per-moment work is players x buckets,
--- not one row per state. Gini = sum((2i - n - 1) * x_i) / (n * sum(x)), x ascending.
+-- not one row per state. (floor, not CAST, turns doubles into integers: DuckDB's CAST
+-- rounds where Spark's truncates.) Gini = sum((2i - n - 1) * x_i) / (n * sum(x)), x ascending.
 WITH states AS (
   SELECT s.player_id, s.version, unix_micros(s.at) AS t, s.gold, s.items_value
   FROM player_states s WHERE s.at <= $at
@@ -37,7 +38,7 @@ ranked AS (
   FROM standing
 )
 SELECT r.k AS moment_index,
-       timestamp_micros(CAST(b.t0 + CAST(b.span AS DOUBLE) * r.k / $buckets AS BIGINT))
+       timestamp_micros(b.t0 + CAST(floor(CAST(b.span AS DOUBLE) * r.k / $buckets) AS BIGINT))
          AS moment,
        max(r.n) AS players,
        sum(r.gold) AS gold,

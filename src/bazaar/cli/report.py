@@ -1,0 +1,53 @@
+"""`bazaar report`: every question and detector as one self-contained HTML file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bazaar.cli.ask import add_analytics_flags, lake_of, options_from
+from bazaar.cli.common import add_command, console, fail
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = add_command(
+        sub,
+        "report",
+        summary="write an HTML report of every question, insight and exploit check",
+        description=(
+            "Answer every question on the lake and write one HTML file with charts and "
+            "tables; it needs no network to open."
+        ),
+        example="bazaar report --lake bazaar-data/lake --out report.html",
+    )
+    add_analytics_flags(p)
+    p.add_argument("--out", default="report.html", help="output file (default report.html)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bazaar.analytics.engines import open_engine
+    from bazaar.analytics.questions import ask
+    from bazaar.analytics.report import render_report
+    from bazaar.domain.catalog import load_catalog
+    from bazaar.domain.errors import BazaarError
+
+    lake = lake_of(args)
+    try:
+        options = options_from(args)
+        engine = open_engine(
+            args.engine, lake, catalog=load_catalog(args.catalog), spark_master=args.spark_master
+        )
+        try:
+            answers = ask(engine, ["all"], options)
+        finally:
+            engine.close()
+    except BazaarError as exc:
+        fail(exc.detail)
+    html = render_report(answers, lake=lake, engine=args.engine, at=args.at)
+    try:
+        Path(args.out).write_text(html, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {args.out}: {exc.strerror or exc}")
+    console.print(f"report written to {args.out} ({len(html) // 1024} KiB)")
+    return 0
