@@ -275,3 +275,23 @@ def test_serve_with_workers_runs_one_relay_and_reports_it_in_health(
     messages = kafka_broker.consume(topic, expect=len(entries))
     seen = assert_topic_holds_outbox(messages, entries, redelivered=False)
     assert len(messages) == len(seen) == 1040, "one relay, not one per worker"
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [
+        ("acks=1", "acks=all"),
+        ("enable.idempotence=false", "enable.idempotence"),
+        ("x", "key=value"),
+    ],
+)
+def test_relay_refuses_settings_that_could_lose_events(
+    flag: str, message: str, tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bazaar.cli.main import main
+
+    argv = ["relay", "--store", f"sqlite:///{tmp_path}/b.db", "--kafka", "127.0.0.1:1"]
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--kafka-config", flag])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err

@@ -106,9 +106,15 @@ def run(args: argparse.Namespace) -> int:
         stop.set()
 
     signal.signal(signal.SIGTERM, on_term)
-    worker = threading.Thread(
-        target=relay.run, args=(stop,), kwargs={"until": until}, name="bazaar-relay"
-    )
+    crashed: list[BaseException] = []
+
+    def relay_until_stopped() -> None:
+        try:
+            relay.run(stop, until=until)
+        except BaseException as exc:  # reported below, and the exit code says so
+            crashed.append(exc)
+
+    worker = threading.Thread(target=relay_until_stopped, name="bazaar-relay")
     console.print(
         f"relaying {settings.store} -> kafka {kafka.bootstrap} topic [bold]{kafka.topic}[/]"
         + (f" (until seq {until})" if until is not None else "   Ctrl-C stops")
@@ -140,4 +146,6 @@ def run(args: argparse.Namespace) -> int:
             f" {final.delivered:,} events delivered in {elapsed:.1f}s"
         )
         store.close()
+    if crashed:
+        fail(f"relay failed: {crashed[0]!r}", code=1)
     return 0

@@ -44,7 +44,11 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "socket.keepalive.enable": True,
 }
 
-_GUARDED = {"enable.idempotence": {"true", "True", "1"}, "acks": {"all", "-1"}}
+# Properties the no-loss promise rests on: (the value to name in errors, values accepted).
+_GUARDED = {
+    "enable.idempotence": ("true", {"true", "True", "1"}),
+    "acks": ("all", {"all", "-1"}),
+}
 
 
 class BrokerUnavailable(BazaarError):
@@ -61,11 +65,11 @@ def parse_kafka_config(pairs: Sequence[str]) -> dict[str, str]:
         if not sep or not key.strip():
             raise ValueError(f"--kafka-config expects key=value, got {pair!r}")
         config[key.strip()] = value
-    for key, allowed in _GUARDED.items():
+    for key, (needed, allowed) in _GUARDED.items():
         if key in config and config[key] not in allowed:
             raise ValueError(
                 f"--kafka-config {key}={config[key]} would let events be lost or duplicated"
-                f" by the broker; the relay needs {key}={sorted(allowed)[0]}"
+                f" by the broker; the relay needs {key}={needed}"
             )
     return config
 

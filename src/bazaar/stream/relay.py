@@ -34,7 +34,7 @@ from typing import Any
 from bazaar.config import Settings
 from bazaar.domain.errors import BazaarError
 from bazaar.store.base import OutboxEntry, Store
-from bazaar.stream.kafka import BrokerProbe, KafkaSettings, ensure_topic
+from bazaar.stream.kafka import BrokerProbe, BrokerUnavailable, KafkaSettings, ensure_topic
 
 log = logging.getLogger("bazaar.relay")
 
@@ -154,7 +154,7 @@ class OutboxRelay:
             while not stop.is_set():
                 delivered_before = self._delivered
                 try:
-                    self._session(stop, until)
+                    self._translated_session(stop, until)
                     return
                 except (BazaarError, _DeliveryFailed) as exc:
                     with self._lock:
@@ -178,6 +178,14 @@ class OutboxRelay:
             return max(0, self.store.outbox_head() - self._position)
         except BazaarError:
             return "unknown"
+
+    def _translated_session(self, stop: threading.Event, until: int | None) -> None:
+        from confluent_kafka import KafkaException
+
+        try:
+            self._session(stop, until)
+        except KafkaException as exc:  # e.g. produce() refused by a producer in fatal state
+            raise BrokerUnavailable(f"kafka {self.kafka.bootstrap}: {exc}") from exc
 
     def _session(self, stop: threading.Event, until: int | None) -> None:
         from confluent_kafka import KafkaException, Producer
