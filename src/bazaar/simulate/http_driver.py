@@ -1,10 +1,11 @@
 """The HTTP driver: players and trades through the API with aiohttp, C requests in flight.
 
-Workers take planned trades strictly in plan order. A trade is sent only once every
-earlier trade naming either of its players has been answered, so each player's trades
-reach the server in plan order and every answer matches the simulator's prediction; trades
-of different players overlap freely. Workers take trades in order, so the trade waited on
-was always taken earlier and never waits on a later one: no deadlock.
+Workers take planned trades strictly in plan order (up to LOOKAHEAD x C taken at once,
+at most C requests in flight). A trade is sent only once every earlier trade naming either
+of its players has been answered, so each player's trades reach the server in plan order
+and every answer matches the simulator's prediction; trades of different players overlap
+freely. Workers take trades in order, so the trade waited on was always taken earlier and
+never waits on a later one, and a sender waits on nothing but its answer: no deadlock.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ JSON_HEADERS = {"content-type": "application/json"}
 RETRIES_ON_503 = 3  # a 503 means the store applied nothing, so a retry is safe
 MAX_RETRY_WAIT = 2.0
 NO_ANSWER = 0  # the status recorded when the connection failed or timed out
+# Trades taken from the plan per request in flight. A trade waiting for an earlier trade
+# of the same player holds no connection, so busy players do not idle the other workers.
+LOOKAHEAD = 8
 
 
 def _state(view: Mapping[str, Any]) -> tuple[int, dict[int, int]]:
@@ -151,14 +155,16 @@ class _HttpRun:
                     for earlier in before:
                         if earlier is not None:
                             await earlier.wait()
-                    await send(trade)
+                    async with in_flight:
+                        await send(trade)
                 finally:
                     done.set()
                     for slot in (trade.one, trade.two):
                         if last.get(slot) is done:
                             del last[slot]
 
-        await asyncio.gather(*(worker() for _ in range(self.concurrency)))
+        in_flight = asyncio.Semaphore(self.concurrency)
+        await asyncio.gather(*(worker() for _ in range(self.concurrency * LOOKAHEAD)))
 
 
 async def _report(progress: Progress, stats: SimulationStats) -> None:

@@ -1,0 +1,130 @@
+"""Simulator throughput: over HTTP against `bazaar serve` (SQLite), and in-process.
+
+Each run uses a fresh SQLite file. Three figures, median of --runs runs:
+  http        players + trades through `bazaar serve --workers W` with the aiohttp driver
+  in-process  the same behaviour calling Store.execute_trades in batches (group commit)
+  plan only   the simulator's planning alone (no store), to show where in-process time goes
+
+    .venv/bin/python benchmarks/simulate.py
+    .venv/bin/python benchmarks/simulate.py --http-trades 20000 --in-process-trades 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bazaar.cli.common import free_port
+from bazaar.domain.catalog import load_catalog
+from bazaar.simulate.driver import run_simulation
+from bazaar.simulate.plan import SimulationPlan
+from bazaar.simulate.planner import TradePlanner
+from bazaar.simulate.stats import SimulationSummary
+from bazaar.store.sqlite import SQLiteStore
+
+
+def serve(db: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bazaar", "serve", "--store", f"sqlite:///{db}",
+         "--port", str(port), "--workers", str(workers)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise SystemExit("bazaar serve did not start")
+
+
+def over_http(plan: SimulationPlan, workers: int, concurrency: int) -> SimulationSummary:
+    with tempfile.TemporaryDirectory(prefix="bazaar-sim-") as tmp:
+        proc, url = serve(Path(tmp) / "bench.db", workers)
+        try:
+            return run_simulation(url, plan, concurrency=concurrency)
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=15)
+
+
+def in_process(plan: SimulationPlan, batch: int) -> SimulationSummary:
+    with tempfile.TemporaryDirectory(prefix="bazaar-sim-") as tmp:
+        store = SQLiteStore(Path(tmp) / "bench.db", load_catalog())
+        try:
+            return run_simulation(store, plan, batch=batch)
+        finally:
+            store.close()
+
+
+def plan_only(plan: SimulationPlan) -> float:
+    began = time.perf_counter()
+    count = sum(1 for _ in TradePlanner(load_catalog(), plan))
+    return count / (time.perf_counter() - began)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--players", type=int, default=1000)
+    ap.add_argument("--http-trades", type=int, default=20_000)
+    ap.add_argument("--in-process-trades", type=int, default=100_000)
+    ap.add_argument("--workers", type=int, default=1, help="bazaar serve workers")
+    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=1000, help="in-process group-commit size")
+    ap.add_argument("--exploiters", type=int, default=2)
+    args = ap.parse_args()
+
+    http, local, planning = [], [], []
+    for run in range(1, args.runs + 1):
+        common = {"players": args.players, "seed": run, "exploiters": args.exploiters}
+        h = over_http(SimulationPlan(trades=args.http_trades, **common), args.workers,
+                      args.concurrency)  # fmt: skip
+        local_run = in_process(SimulationPlan(trades=args.in_process_trades, **common), args.batch)
+        p = plan_only(SimulationPlan(trades=args.in_process_trades, **common))
+        print(
+            f"run {run}: http {h.trades_per_second:,.0f} trades/s (p50 {h.p50_ms:.1f} ms,"
+            f" p99 {h.p99_ms:.1f} ms, 5xx {h.server_errors}, diverged {h.diverged},"
+            f" players {h.players / h.create_seconds:,.0f}/s) | in-process"
+            f" {local_run.trades_per_second:,.0f} trades/s (players"
+            f" {local_run.players / local_run.create_seconds:,.0f}/s) | plan only {p:,.0f}/s",
+            flush=True,
+        )
+        http.append(h)
+        local.append(local_run)
+        planning.append(p)
+
+    def med(values: list[float]) -> float:
+        return statistics.median(values)
+
+    print(
+        f"\nmedian of {args.runs}: players={args.players} workers={args.workers}"
+        f" c={args.concurrency} batch={args.batch} exploiters={args.exploiters}"
+    )
+    print(
+        f"  http        {med([h.trades_per_second for h in http]):>9,.0f} trades/s"
+        f"  p50 {med([h.p50_ms for h in http]):.1f} ms  p99 {med([h.p99_ms for h in http]):.1f} ms"
+        f"  ({args.http_trades:,} trades)"
+    )
+    print(
+        f"  in-process  {med([s.trades_per_second for s in local]):>9,.0f} trades/s"
+        f"  ({args.in_process_trades:,} trades)"
+    )
+    print(f"  plan only   {med(planning):>9,.0f} trades/s")
+
+
+if __name__ == "__main__":
+    main()
