@@ -6,6 +6,13 @@ outcome, never by an answer. So the request sequence is a function of the seed, 
 many requests are in flight and in whatever order they complete. Drivers keep the model
 true by sending a trade only after every earlier trade of the same two players has been
 answered (trades of disjoint players commute, so completion order cannot change outcomes).
+
+What is deterministic, precisely: the sequence of trade bodies in plan order, with players
+named by slot. Over HTTP the server assigns player ids, so with players created
+concurrently the ids in the bodies may differ between runs (and with C > 1 requests in
+flight the store records trades in completion order, each player's own trades still in
+plan order). In-process, and over HTTP with --concurrency 1 on a fresh store, the bytes
+sent are identical run to run.
 """
 
 from __future__ import annotations
