@@ -20,11 +20,13 @@ and it is written in the same commit as the rows. Hence, per table and source:
    resume position (the minimum over tables) keeps up even for tables rarely written.
 4. A restarted ingest resumes its source after `resume_position(source)`.
 
-Duplicates (the same event_id redelivered at another position, e.g. by an at-least-once
-relay) are dropped by `event_id` before rows are produced. The memory of which (source,
-position) first carried an event_id is rebuilt from the lake's primary tables on open, so the
-decision is the same in a replay as in the original run; it covers `dedup_days` of event
-dates, which bounds memory (redeliveries come seconds or minutes late, not days).
+Events are decoded a whole batch at a time, column-wise (columnar.py; the per-event decoder
+in tables.py is its fallback and its reference). Duplicates (the same event_id redelivered
+at another position, e.g. by an at-least-once relay) are dropped by `event_id`. The memory
+of which (source, position) first carried an event_id is rebuilt from the lake's primary
+tables on open, so the decision is the same in a replay as in the original run; it covers
+`dedup_days` of event dates, which bounds memory (redeliveries come seconds or minutes
+late, not days).
 """
 
 from __future__ import annotations
@@ -36,21 +38,19 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from bazaar.domain.errors import BazaarError
+from bazaar.lake.columnar import EVENT_INDEX, DecodedBatch, decode_batch
 from bazaar.lake.tables import (
-    DEAD_LETTERS,
     PARTITION_COLUMN,
     PRIMARY_TABLES,
     SCHEMAS,
     TABLES,
-    InvalidEvent,
     Row,
-    dead_letter_row,
-    event_rows,
     now_us,
     to_arrow,
 )
@@ -104,8 +104,31 @@ def normalise_root(root: str | Path) -> str:
     return str(Path(text).expanduser().resolve())
 
 
-# (source, position, rows of one event for one table)
-_Staged = list[tuple[str, int, list[Row]]]
+@dataclass(slots=True)
+class _Staged:
+    """A decoded batch and, per event, whether it lands (not a duplicate), its source (as
+    an index into `sources`) and its position: what each table's commit filters on."""
+
+    decoded: DecodedBatch
+    lands: list[bool]
+    source_of: pa.Array  # int32 per event
+    positions: pa.Array  # int64 per event
+    sources: list[str]
+
+    @classmethod
+    def of_rows(cls, table: str, events: Sequence[tuple[str, int, list[Row]]]) -> _Staged:
+        """One table's rows given per event as (source, position, rows)."""
+        names: dict[str, int] = {}
+        rows = [row for _, _, event in events for row in event]
+        index = [i for i, (_, _, event) in enumerate(events) for _ in event]
+        data = to_arrow(table, rows).append_column(EVENT_INDEX, pa.array(index, pa.int64()))
+        return cls(
+            DecodedBatch({table: data}, [], []),
+            [True] * len(events),
+            pa.array([names.setdefault(s, len(names)) for s, _, _ in events], pa.int32()),
+            pa.array([p for _, p, _ in events], pa.int64()),
+            list(names),
+        )
 
 
 class LakeWriter:
@@ -213,58 +236,74 @@ class LakeWriter:
     def write(self, batch: Sequence[Envelope]) -> BatchResult:
         """Land a micro-batch: one commit per table (see the module docstring)."""
         result = BatchResult(events=len(batch))
-        staged: dict[str, _Staged] = {t: [] for t in TABLES}
-        tops: dict[str, int] = {}
+        if not batch:
+            return result
         received = now_us()
-        # Staging allocates millions of small acyclic tuples; the cyclic collector would
-        # rescan them all repeatedly (measured: ~30% of ingest time). Nothing here is cyclic.
+        # Decoding allocates many small acyclic objects; the cyclic collector would rescan
+        # them repeatedly (measured: ~30% of ingest time). Nothing here is cyclic.
         collecting = gc.isenabled()
         gc.disable()
         try:
-            self._stage(batch, staged, tops, received, result)
+            staged, tops = self._stage(batch, received, result)
         finally:
             if collecting:
                 gc.enable()
-        if not tops:
-            return result
-        futures = {t: self._pool.submit(self._commit, t, staged[t], tops) for t in TABLES}
+        futures = {t: self._pool.submit(self._commit_staged, t, staged, tops) for t in TABLES}
         for table, future in futures.items():
             result.rows[table] = future.result()
         result.positions = tops
         return result
 
     def _stage(
-        self,
-        batch: Sequence[Envelope],
-        staged: dict[str, _Staged],
-        tops: dict[str, int],
-        received: int,
-        result: BatchResult,
-    ) -> None:
-        for env in batch:
-            source, pos = env.source, env.position
-            if pos > tops.get(source, -1):
-                tops[source] = pos
-            try:
-                event = event_rows(env.raw, source, pos)
-            except InvalidEvent as exc:
-                row = dead_letter_row(env.raw, source, pos, str(exc), received)
-                staged[DEAD_LETTERS].append((source, pos, [row]))
-                result.dead_letters += 1
-                continue
-            day = self._seen.get(event.event_date)
+        self, batch: Sequence[Envelope], received: int, result: BatchResult
+    ) -> tuple[_Staged, dict[str, int]]:
+        sources: dict[str, int] = {}
+        source_of = [sources.setdefault(env.source, len(sources)) for env in batch]
+        positions = [env.position for env in batch]
+        names = list(sources)
+        tops = dict.fromkeys(names, -1)
+        for code, pos in zip(source_of, positions, strict=True):
+            if pos > tops[names[code]]:
+                tops[names[code]] = pos
+        decoded = decode_batch(
+            [env.raw for env in batch], [names[c] for c in source_of], positions, received
+        )
+        result.dead_letters = decoded.dead_letters
+        lands = [True] * len(batch)
+        seen, where = self._seen, list(zip(source_of, positions, strict=True))
+        for i, (event_id, day_name) in enumerate(
+            zip(decoded.event_ids, decoded.event_dates, strict=True)
+        ):
+            if event_id is None or day_name is None:
+                continue  # a dead letter: always lands
+            day = seen.get(day_name)
             if day is None:
-                day = self._seen[event.event_date] = {}
-                self._evict(max(self._seen))
-            first = day.setdefault(event.event_id, (source, pos))
-            if first != (source, pos):
+                day = seen[day_name] = {}
+                self._evict(max(seen))
+            code, pos = where[i]
+            first = day.setdefault(event_id, (names[code], pos))
+            if first != (names[code], pos):
+                lands[i] = False
                 result.duplicates += 1
-                continue
-            for table, rows in event.rows.items():
-                staged[table].append((source, pos, rows))
+        staged = _Staged(
+            decoded,
+            lands,
+            pa.array(source_of, pa.int32()),
+            pa.array(positions, pa.int64()),
+            names,
+        )
+        return staged, tops
 
-    def _commit(self, table: str, staged: _Staged, tops: Mapping[str, int]) -> int:
+    def _commit(
+        self, table: str, events: Sequence[tuple[str, int, list[Row]]], tops: Mapping[str, int]
+    ) -> int:
+        """Commit one table's rows given per event as (source, position, rows): the
+        row-wise form, which tests use to stop a batch between two tables' commits."""
+        return self._commit_staged(table, _Staged.of_rows(table, events), tops)
+
+    def _commit_staged(self, table: str, staged: _Staged, tops: Mapping[str, int]) -> int:
         dt = self._tables[table]
+        data = staged.decoded.tables[table]
         for _ in range(_COMMIT_ATTEMPTS):
             try:
                 dt.update_incremental()
@@ -272,15 +311,18 @@ class LakeWriter:
                 todo = {s: top for s, top in tops.items() if (v := held[s]) is None or top > v}
                 if not todo:
                     return 0  # a replay: this table already holds the whole batch
-                rows = [
-                    row
-                    for source, pos, event in staged
-                    if (v := held[source]) is None or pos > v
-                    for row in event
-                ]
+                # Per event: lands (not a duplicate) and beyond what this table holds.
+                floors = pa.array(
+                    [v if (v := held[s]) is not None else -(2**63) for s in staged.sources],
+                    pa.int64(),
+                )
+                beyond = pc.greater(staged.positions, pc.take(floors, staged.source_of))
+                lands = pc.and_(beyond, pa.array(staged.lands, pa.bool_()))
+                rows = data.filter(pc.take(lands, data.column(EVENT_INDEX)))
+                rows = rows.drop_columns([EVENT_INDEX])
                 write_deltalake(
                     dt,
-                    to_arrow(table, rows),
+                    rows,
                     mode="append",
                     commit_properties=CommitProperties(
                         app_transactions=[
@@ -289,7 +331,7 @@ class LakeWriter:
                         ]
                     ),
                 )
-                return len(rows)
+                return int(rows.num_rows)
             except CommitFailedError as exc:
                 if "concurrent transaction" not in str(exc).lower():
                     raise LakeUnavailable(f"commit to {table} failed: {exc}") from exc
