@@ -3,39 +3,103 @@
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
-from bazaar.cli.common import add_command, free_port
-from bazaar.cli.serve import serve
-from bazaar.config import DEFAULT_DATA_DIR, Settings, default_store_url
+from rich.table import Table
+
+from bazaar.cli.common import add_command, console, fail, free_port, out
+from bazaar.config import DEFAULT_DATA_DIR
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = add_command(
         sub,
         "demo",
-        summary="start the API on embedded defaults and show how to use it",
-        description="Start the trade API with the embedded SQLite store on a free port.",
-        example="bazaar demo --data-dir ./bazaar-data",
+        summary="run the whole pipeline end to end on embedded defaults",
+        description=(
+            "Start the trade API on a free port with the embedded SQLite store and the lake"
+            " follower, create players and drive a simulated economy through HTTP (with"
+            " labelled exploiters), wait until the Delta lake holds every event, answer the"
+            " four business questions, run the exploit detectors (and say whether each"
+            " labelled exploiter was caught), and write an HTML report. Everything goes under"
+            " DATA_DIR/demo/, which the demo empties first."
+        ),
+        example="bazaar demo --players 1000 --trades 10000",
     )
-    p.add_argument(
-        "--data-dir",
-        type=Path,
-        default=DEFAULT_DATA_DIR,
-        help="where the store lives (default ./bazaar-data)",
-    )
-    p.add_argument("--port", type=int, help="port (default: a free one)")
+    p.add_argument("--players", type=int, default=1000, help="default 1000")
+    p.add_argument("--trades", type=int, default=10_000, help="default 10000")
+    p.add_argument("--exploiters", type=int, default=1, help="bad actors of each kind (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="default 0")
+    p.add_argument("--concurrency", type=int, default=64, help="requests in flight (default 64)")
+    p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+                   help="default ./bazaar-data")  # fmt: skip
+    p.add_argument("--port", type=int, help="API port (default: a free one)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    port = args.port or free_port()
-    settings = Settings(store=default_store_url(args.data_dir), port=port)
-    url = f"http://127.0.0.1:{port}"
-    banner = (
-        f"bazaar demo: API on [bold]{url}[/], store {settings.store}\n"
-        f"  try: curl -s -X POST {url}/players -H 'content-type: application/json'"
-        ' -d \'{"player_class": "farmer"}\''
+    from bazaar.analytics.render import print_answers
+    from bazaar.showcase import run_showcase
+    from bazaar.simulate.plan import SimulationPlan
+    from bazaar.simulate.progress import LiveProgress, summary_table
+
+    try:
+        plan = SimulationPlan(
+            players=args.players, trades=args.trades, seed=args.seed, exploiters=args.exploiters
+        )
+    except ValueError as exc:
+        fail(str(exc))
+    root = args.data_dir / "demo"
+    console.print(
+        f"[bold]bazaar demo[/]: {plan.players:,} players and {plan.trades:,} trades through HTTP"
+        " -> SQLite store + outbox -> Delta lake -> DuckDB answers -> report"
     )
-    serve(settings, banner=banner)
-    return 0
+    started = time.perf_counter()
+    with LiveProgress(console, players=plan.players, trades=plan.trades) as live:
+        result = run_showcase(
+            root, args.port or free_port(), plan, concurrency=args.concurrency,
+            progress=live.update, on_phase=lambda text: console.print(f"[dim]{text}[/]"),
+        )  # fmt: skip
+    total = time.perf_counter() - started
+    out.print(summary_table(result.simulation))
+    print_answers(out, {q: result.answers[q] for q in ("q1", "q2", "q3", "q4")})
+    out.print(_detections(result.caught, result.honest_flagged))
+    conserved = result.answers["exploits"]["conservation"]["conserved"]
+    verdict = "[green]every item and gold piece accounted for[/]"
+    if not conserved:
+        verdict = "[red]DRIFT FOUND: see the report[/]"
+    out.print(f"conservation audit: {verdict}")
+    out.print(_where(result.paths, result.phases, total, result.lake_events))
+    return 0 if result.all_caught and conserved and result.simulation.server_errors == 0 else 1
+
+
+def _detections(caught: list[dict[str, object]], honest_flagged: list[int]) -> Table:
+    table = Table(title="labelled exploiters vs the detectors", title_justify="left")
+    for column in ("kind", "player", "role", "detector", "caught"):
+        table.add_column(column)
+    for c in caught:
+        table.add_row(
+            str(c["kind"]), f"{c['username']} (#{c['player_id']})", str(c["role"]),
+            str(c["detector"]), "[green]yes[/]" if c["caught"] else "[red]NO[/]",
+        )  # fmt: skip
+    flagged = ", ".join(f"#{p}" for p in honest_flagged) or "none"
+    table.caption = f"honest players flagged: {flagged}"
+    return table
+
+
+def _where(paths: object, phases: dict[str, float], total: float, events: int) -> Table:
+    from bazaar.showcase import ShowcasePaths
+
+    assert isinstance(paths, ShowcasePaths)
+    table = Table(title=f"done in {total:.1f} s ({events:,} events landed)",
+                  title_justify="left", show_header=False)  # fmt: skip
+    for phase, seconds in phases.items():
+        table.add_row(f"phase: {phase}", f"{seconds:.1f} s")
+    table.add_row("store", str(paths.store))
+    table.add_row("lake", str(paths.lake))
+    table.add_row("report", str(paths.report))
+    table.add_row("exploiters' truth", str(paths.truth))
+    table.add_row("ask more", f"bazaar ask all --lake {paths.lake}")
+    table.add_row("serve it", f"bazaar serve --store sqlite:///{paths.store}")
+    return table

@@ -1,0 +1,37 @@
+"""`bazaar demo` end to end, as a new user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_demo_runs_the_whole_pipeline(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bazaar", "demo", "--players", "50", "--trades", "500"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    for heading in ("q1: How many trades", "q2:", "q3:", "q4:", "labelled exploiters"):
+        assert heading in out
+    assert "every item and gold piece accounted for" in out
+    assert " NO " not in out, "a labelled exploiter went undetected"
+    assert "honest players flagged:" in out
+    root = tmp_path / "bazaar-data" / "demo"
+    report = (root / "report.html").read_text()
+    assert report.startswith("<!doctype html>") and "q4" in report
+    assert "<script src=" not in report, "the report must open without a network"
+    truth = json.loads((root / "truth.json").read_text())
+    assert {e["kind"] for e in truth["exploiters"]} == {
+        "gold_funnel",
+        "wash_trading",
+        "lopsided_trader",
+    }
+    # Lake answers equal the store: q1 is the store's accepted count.
+    accepted = int(out.split("accepted")[1].split("│")[1].strip().replace(",", ""))
+    assert f"trades         │ {accepted:>8,}" in out or f"{accepted:,}" in out.split("q1:")[1]
