@@ -102,10 +102,14 @@ def run(args: argparse.Namespace) -> int:
     relay = OutboxRelay(store, kafka)
     stop = threading.Event()
 
-    def on_term(signum: int, frame: FrameType | None) -> None:
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if not stop.is_set():
+            console.print("stopping: flushing in-flight events ...")
         stop.set()
 
-    signal.signal(signal.SIGTERM, on_term)
+    # Ctrl-C and SIGTERM both stop cleanly: the relay flushes and records its position.
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
     crashed: list[BaseException] = []
 
     def relay_until_stopped() -> None:
@@ -122,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
     worker.start()
     started = last_time = time.monotonic()
     last_delivered = 0
+    last_line = ""
+    quiet = 0
     try:
         while worker.is_alive():
             worker.join(timeout=args.progress_every)
@@ -129,15 +135,15 @@ def run(args: argparse.Namespace) -> int:
             health = relay.health()
             rate = (health["delivered"] - last_delivered) / max(now - last_time, 1e-9)
             last_delivered, last_time = health["delivered"], now
-            console.print(
+            line = (
                 f"position {health['position']:,}  lag {health['lag']:,}"
-                f"  broker {health['broker']}  {rate:,.0f} events/s"
+                f"  broker {health['broker']}"
                 + (f"  last error: {health['last_error']}" if health["last_error"] else "")
             )
-    except KeyboardInterrupt:
-        console.print("stopping: flushing in-flight events ...")
-        stop.set()
-        worker.join()
+            quiet += 1
+            if line != last_line or quiet >= 30:  # idle: a heartbeat, not a flood
+                console.print(f"{line}  {rate:,.0f} events/s")
+                last_line, quiet = line, 0
     finally:
         final = relay.status()
         elapsed = time.monotonic() - started
