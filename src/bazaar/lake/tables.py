@@ -5,9 +5,10 @@ table, or raises `InvalidEvent` when the bytes are not a well-formed event of a 
 the writer then lands the bytes in `dead_letters` instead. Validation is complete before any
 row is produced, so an event contributes all of its rows or none. Contract: docs/LAKE.md.
 
-Rows are tuples in schema column order (the writer transposes them into Arrow columns in one
-C-level step, which is what keeps ingest above 100,000 events/s in pure Python). Timestamps
-are carried as integer microseconds since the epoch and become `timestamp[us, UTC]` there.
+Rows are tuples in schema column order (`to_arrow` transposes them into Arrow columns).
+Timestamps are carried as integer microseconds since the epoch and become `timestamp[us,
+UTC]` there. Ingest decodes whole batches column-wise (columnar.py); `event_rows` is the
+reference it must agree with and the fallback for every event it does not vouch for.
 """
 
 from __future__ import annotations
