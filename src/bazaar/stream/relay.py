@@ -201,14 +201,14 @@ class OutboxRelay:
         self._failure = None
         self._transport_down = False
         self._last_success = time.monotonic()
+        # The broker state stays "connecting"/"unreachable" until a delivery or a metadata
+        # answer shows the broker is back.
         producer = Producer({**self.kafka.producer_config(), "error_cb": self._on_error})
-        with self._lock:
-            self._broker = "up"
-            self._last_error = None
         topic = self.kafka.topic
         read_after = confirmed = committed = position
         now = time.monotonic()
-        last_commit = idle_since = now
+        last_commit = now
+        idle_since = now - self.stall_after - 1  # an empty outbox probes the broker at once
         next_log = now + self.log_interval
         try:
             while True:
@@ -245,6 +245,8 @@ class OutboxRelay:
                     try:
                         producer.list_topics(topic, timeout=1.0)
                         self._transport_down = False
+                        with self._lock:
+                            self._broker = "up"
                     except KafkaException:
                         self._transport_down = True
         finally:
@@ -307,6 +309,7 @@ class OutboxRelay:
             with self._lock:
                 self._delivered += count
                 self._broker = "up"
+                self._last_error = None
         return last
 
     def _log_progress(self) -> None:
