@@ -8,7 +8,7 @@ Rejections are outcomes, not exceptions: a rejected trade is recorded and analys
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -97,11 +97,17 @@ def merge_lines(lines: Iterable[ItemLine]) -> tuple[ItemLine, ...]:
     return tuple(ItemLine(item_id, qty) for item_id, qty in merged.items())
 
 
+def _merged(side: TradeSide) -> TradeSide:
+    if len(side.items) < 2 or len({line.item_id for line in side.items}) == len(side.items):
+        return side  # nothing to merge: the common case, kept allocation-free
+    return TradeSide(side.player_id, merge_lines(side.items), side.gold)
+
+
 def normalise(request: TradeRequest) -> TradeRequest:
-    return TradeRequest(
-        player_1=replace(request.player_1, items=merge_lines(request.player_1.items)),
-        player_2=replace(request.player_2, items=merge_lines(request.player_2.items)),
-    )
+    one, two = _merged(request.player_1), _merged(request.player_2)
+    if one is request.player_1 and two is request.player_2:
+        return request
+    return TradeRequest(one, two)
 
 
 class _Rejection(Exception):
@@ -142,8 +148,15 @@ def _after(state: PlayerState, gives: TradeSide, gets: TradeSide) -> PlayerState
             del items[line.item_id]
     for line in gets.items:
         items[line.item_id] = items.get(line.item_id, 0) + line.quantity
-    return replace(
-        state, gold=state.gold - gives.gold + gets.gold, items=items, version=state.version + 1
+    return PlayerState(
+        state.player_id,
+        state.username,
+        state.player_class,
+        state.gold - gives.gold + gets.gold,
+        items,
+        state.capacity,
+        state.version + 1,
+        state.created_at,
     )
 
 

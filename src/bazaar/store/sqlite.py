@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ else:  # pragma: no cover - Windows has no flock; SQLite's own lock still serial
     fcntl = None
 
 from bazaar.domain.catalog import Catalog
-from bazaar.domain.clock import next_instant
+from bazaar.domain.clock import format_instant, next_instant, parse_instant
 from bazaar.domain.errors import (
     BazaarError,
     IdempotencyKeyReused,
@@ -205,13 +205,16 @@ class SQLiteStore(Store):
                     raise StoreUnavailable(f"store write failed: {exc}") from exc
                 raise
 
-    def _now(self, db: sqlite3.Connection) -> str:
+    def _last_instant(self, db: sqlite3.Connection) -> str | None:
         # The newest outbox row holds the last instant handed out; `meta` keeps it only
         # once release_outbox has emptied the outbox, so the hot path writes nothing extra.
         row = db.execute("SELECT occurred_at FROM outbox ORDER BY seq DESC LIMIT 1").fetchone()
         if row is None:
             row = db.execute("SELECT value FROM meta WHERE name = 'clock'").fetchone()
-        return next_instant(datetime.now(UTC), row[0] if row else None)
+        return row[0] if row else None
+
+    def _now(self, db: sqlite3.Connection) -> str:
+        return next_instant(datetime.now(UTC), self._last_instant(db))
 
     def _append(self, db: sqlite3.Connection, event: Event) -> None:
         db.execute(
@@ -296,49 +299,44 @@ class SQLiteStore(Store):
         self, request: TradeRequest, idempotency: Idempotency | None = None
     ) -> TradeOutcome:
         with self._write() as db:
-            return self._trade_in(db, request, idempotency)
+            batch = _TradeBatch(self, db)
+            outcome = self._trade_in(batch, request, idempotency)
+            batch.flush()
+            return outcome
 
-    def execute_trades(self, batch: Sequence[TradeCall]) -> list[TradeOutcome | BazaarError]:
+    def execute_trades(self, calls: Sequence[TradeCall]) -> list[TradeOutcome | BazaarError]:
         """Group commit: many trades, one SQLite transaction. Each trade still sees the
         states the previous one left, exactly as if run one by one; a refused call (unknown
         player, reused key) writes nothing and does not disturb its neighbours."""
         results: list[TradeOutcome | BazaarError] = []
         with self._write() as db:
-            for request, idempotency in batch:
+            batch = _TradeBatch(self, db)
+            for request, idempotency in calls:
                 try:
-                    results.append(self._trade_in(db, request, idempotency))
+                    results.append(self._trade_in(batch, request, idempotency))
                 except (UnknownPlayer, IdempotencyKeyReused) as refused:
                     results.append(refused)
+            batch.flush()
         return results
 
     def _trade_in(
-        self, db: sqlite3.Connection, request: TradeRequest, idempotency: Idempotency | None
+        self, batch: _TradeBatch, request: TradeRequest, idempotency: Idempotency | None
     ) -> TradeOutcome:
-        seen = self._claimed(db, idempotency)
+        seen = batch.claimed(idempotency)
         if seen is not None:
             return outcome_from_document(orjson.loads(seen))
-        p1 = self._load(db, request.player_1.player_id)
-        p2 = self._load(db, request.player_2.player_id)
-        row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'trades'").fetchone()
-        trade_id = (row[0] if row else 0) + 1  # safe: we hold the write lock
+        p1 = batch.player(request.player_1.player_id)
+        p2 = batch.player(request.player_2.player_id)
         outcome = execute_trade(
-            self.catalog, request, p1, p2, trade_id=trade_id, executed_at=self._now(db)
-        )
+            self.catalog, request, p1, p2, trade_id=batch.next_trade_id(),
+            executed_at=batch.next_instant(),
+        )  # fmt: skip
         document = orjson.dumps(outcome.to_document())
-        db.execute(
-            "INSERT INTO trades (trade_id, status, executed_at, outcome) VALUES (?, ?, ?, ?)",
-            (trade_id, outcome.status, outcome.executed_at, document),
-        )
         if isinstance(outcome, Accepted):
-            db.executemany(
-                "UPDATE players SET gold = ?, items = ?, version = ? WHERE player_id = ?",
-                [
-                    (st.gold, _encode_items(dict(st.items)), st.version, st.player_id)
-                    for st in (outcome.player_1, outcome.player_2)
-                ],
-            )
-        self._append(db, trade_event(self.catalog, outcome, event_id=str(uuid.uuid4())))
-        self._remember(db, idempotency, document)
+            batch.changed(outcome.player_1)
+            batch.changed(outcome.player_2)
+        event = trade_event(self.catalog, outcome, event_id=str(uuid.uuid4()))
+        batch.record(outcome, document, event, idempotency)
         return outcome
 
     # -- reads ---------------------------------------------------------------------------
@@ -413,3 +411,94 @@ class SQLiteStore(Store):
         if self._lock_fd is not None and self._lock_pid == os.getpid():
             os.close(self._lock_fd)
             self._lock_fd = None
+
+
+class _TradeBatch:
+    """What one write transaction of trades has read and will write.
+
+    Inside the transaction nobody else can write, so player states, the next trade id and
+    the clock are read once and then carried in memory; rows are written with one
+    executemany per table at the end, and each player row once, with its final state.
+    """
+
+    def __init__(self, store: SQLiteStore, db: sqlite3.Connection) -> None:
+        self._store = store
+        self._db = db
+        self._states: dict[int, PlayerState] = {}
+        self._dirty: dict[int, PlayerState] = {}
+        self._trade_id: int | None = None
+        self._last: datetime | None = None
+        self._claims: dict[str, tuple[str, bytes]] = {}
+        self._trades: list[tuple[int, str, str, bytes]] = []
+        self._events: list[tuple[str, str, str, str, bytes]] = []
+
+    def player(self, player_id: int) -> PlayerState:
+        state = self._states.get(player_id)
+        if state is None:
+            state = self._states[player_id] = self._store._load(self._db, player_id)
+        return state
+
+    def changed(self, state: PlayerState) -> None:
+        self._states[state.player_id] = state
+        self._dirty[state.player_id] = state
+
+    def next_trade_id(self) -> int:
+        if self._trade_id is None:
+            row = self._db.execute(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'trades'"
+            ).fetchone()
+            self._trade_id = row[0] if row else 0
+        self._trade_id += 1
+        return self._trade_id
+
+    def next_instant(self) -> str:
+        if self._last is None:
+            last = self._store._last_instant(self._db)
+            self._last = parse_instant(last) if last is not None else None
+        now = datetime.now(UTC)
+        if self._last is not None and now <= self._last:
+            now = self._last + timedelta(microseconds=1)
+        self._last = now
+        return format_instant(now)
+
+    def claimed(self, idem: Idempotency | None) -> bytes | None:
+        if idem is None:
+            return None
+        pending = self._claims.get(idem.key)
+        if pending is None:
+            return self._store._claimed(self._db, idem)
+        if pending[0] != idem.fingerprint:
+            raise IdempotencyKeyReused(idem.key.split(":", 1)[1])
+        return pending[1]
+
+    def record(
+        self, outcome: TradeOutcome, document: bytes, event: Event, idem: Idempotency | None
+    ) -> None:
+        self._trades.append((outcome.trade_id, outcome.status, outcome.executed_at, document))
+        self._events.append(
+            (event.event_id, event.event_type, event.occurred_at, event.key,
+             orjson.dumps(event.to_document()))
+        )  # fmt: skip
+        if idem is not None:
+            self._claims[idem.key] = (idem.fingerprint, document)
+
+    def flush(self) -> None:
+        db = self._db
+        db.executemany(
+            "INSERT INTO trades (trade_id, status, executed_at, outcome) VALUES (?, ?, ?, ?)",
+            self._trades,
+        )
+        db.executemany(
+            "UPDATE players SET gold = ?, items = ?, version = ? WHERE player_id = ?",
+            [
+                (st.gold, _encode_items(dict(st.items)), st.version, st.player_id)
+                for st in self._dirty.values()
+            ],
+        )
+        db.executemany(
+            "INSERT INTO outbox (event_id, event_type, occurred_at, key, body)"
+            " VALUES (?, ?, ?, ?, ?)",
+            self._events,
+        )
+        for key, (fingerprint, document) in self._claims.items():
+            self._store._remember(db, Idempotency(key, fingerprint), document)
