@@ -1,0 +1,298 @@
+"""Trade offers: one player proposes a trade, the other accepts, declines or lets it expire.
+
+An offer is a `TradeRequest` waiting for its second signature: `player_1` is the creator
+(what they give), `player_2` the addressee (what they give in return). Nothing is locked
+while an offer is open; accepting runs `trading.execute_trade` against both players'
+states at that moment, so an offer whose items are gone fails with the trade's reason.
+
+    open ──accept──► accepted   (the trade executed)
+      │  └─accept──► failed     (the trade broke a rule; nothing moved)
+      ├──decline───► declined   (addressee)
+      ├──cancel────► cancelled  (creator)
+      └──(expiry)──► expired    (any touch after expires_at)
+
+Every arrow is exactly one offer event; accepted and failed also carry the trade's own
+`trade_accepted` / `trade_rejected` event, written in the same atomic step, so the lake and
+the detectors see every executed trade whichever door it came through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from bazaar.domain.catalog import Catalog
+from bazaar.domain.clock import format_instant, parse_instant
+from bazaar.domain.errors import Forbidden, InvalidRequest, OfferNotOpen
+from bazaar.domain.events import Event
+from bazaar.domain.model import TradeRequest, TradeSide
+from bazaar.domain.trading import Accepted, TradeOutcome, normalise
+
+DEFAULT_OFFER_TTL_SECONDS = 600
+MAX_OFFER_TTL_SECONDS = 7 * 24 * 3600
+
+OFFER_CREATED = "offer_created"
+OFFER_ACCEPTED = "offer_accepted"
+OFFER_DECLINED = "offer_declined"
+OFFER_CANCELLED = "offer_cancelled"
+OFFER_EXPIRED = "offer_expired"
+OFFER_FAILED = "offer_failed"
+OFFER_EVENT_TYPES = (
+    OFFER_CREATED,
+    OFFER_ACCEPTED,
+    OFFER_DECLINED,
+    OFFER_CANCELLED,
+    OFFER_EXPIRED,
+    OFFER_FAILED,
+)
+
+
+class OfferStatus(StrEnum):
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+
+class OfferAction(StrEnum):
+    ACCEPT = "accept"
+    DECLINE = "decline"
+    CANCEL = "cancel"
+
+
+_EVENT_FOR = {
+    OfferStatus.OPEN: OFFER_CREATED,
+    OfferStatus.ACCEPTED: OFFER_ACCEPTED,
+    OfferStatus.DECLINED: OFFER_DECLINED,
+    OfferStatus.CANCELLED: OFFER_CANCELLED,
+    OfferStatus.EXPIRED: OFFER_EXPIRED,
+    OfferStatus.FAILED: OFFER_FAILED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who asks: a player (acting through their token) or the server (`player_id` None),
+    which may act for anyone."""
+
+    player_id: int | None = None
+
+    @property
+    def is_server(self) -> bool:
+        return self.player_id is None
+
+
+SERVER = Actor()
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    offer_id: int
+    request: TradeRequest  # player_1: the creator, player_2: the addressee
+    status: OfferStatus
+    created_at: str
+    expires_at: str
+    resolved_at: str | None = None
+    actor_player_id: int | None = None  # who resolved it (None: the server, or expiry)
+    trade_id: int | None = None  # accepted or failed
+    reason: str | None = None  # failed: the trade's rejection reason
+    detail: str | None = None
+
+    @property
+    def from_player_id(self) -> int:
+        return self.request.player_1.player_id
+
+    @property
+    def to_player_id(self) -> int:
+        return self.request.player_2.player_id
+
+    def is_due(self, now: str) -> bool:
+        """Open, but past its expiry at `now` (instants compare as text: fixed width)."""
+        return self.status is OfferStatus.OPEN and now >= self.expires_at
+
+    def seen_at(self, now: str) -> Offer:
+        """The offer as any reader must see it at `now`: an open offer past its expiry is
+        expired, whether or not a transition has recorded that yet."""
+        if self.is_due(now):  # resolved_at stays None until a touch records the expiry
+            return replace(self, status=OfferStatus.EXPIRED)
+        return self
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "offer_id": self.offer_id,
+            "status": self.status.value,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            "resolved_at": self.resolved_at,
+            "actor_player_id": self.actor_player_id,
+            "trade_id": self.trade_id,
+            "reason": self.reason,
+            "detail": self.detail,
+            "request": self.request.to_document(),
+        }
+
+    @staticmethod
+    def from_document(doc: Mapping[str, Any]) -> Offer:
+        def opt_int(name: str) -> int | None:
+            value = doc.get(name)
+            return None if value is None else int(value)
+
+        def opt_str(name: str) -> str | None:
+            value = doc.get(name)
+            return None if value is None else str(value)
+
+        return Offer(
+            offer_id=int(doc["offer_id"]),
+            request=TradeRequest.from_document(doc["request"]),
+            status=OfferStatus(doc["status"]),
+            created_at=str(doc["created_at"]),
+            expires_at=str(doc["expires_at"]),
+            resolved_at=opt_str("resolved_at"),
+            actor_player_id=opt_int("actor_player_id"),
+            trade_id=opt_int("trade_id"),
+            reason=opt_str("reason"),
+            detail=opt_str("detail"),
+        )
+
+
+def check_new_offer(catalog: Catalog, request: TradeRequest, ttl_seconds: int) -> TradeRequest:
+    """The request normalised, or InvalidRequest for an offer that could never execute.
+
+    Holdings are NOT checked: nothing is locked, and what matters is what both hold when
+    the addressee accepts.
+    """
+    if not 1 <= ttl_seconds <= MAX_OFFER_TTL_SECONDS:
+        raise InvalidRequest(
+            f"expires_in must be 1 to {MAX_OFFER_TTL_SECONDS} seconds", field="expires_in"
+        )
+    request = normalise(request)
+    one, two = request.player_1, request.player_2
+    if one.player_id == two.player_id:
+        raise InvalidRequest(
+            f"player {one.player_id} cannot make an offer to itself",
+            field="to_player_id",
+            reason="self_trade",
+        )
+    if one.gives_nothing and two.gives_nothing:
+        raise InvalidRequest("neither side gives anything", field="gives", reason="empty_trade")
+    for label, side in (("gives", one), ("wants", two)):
+        for line in side.items:
+            if catalog.item(line.item_id) is None:
+                raise InvalidRequest(
+                    f"{label}: item_id {line.item_id} is not in the catalog",
+                    field=label,
+                    reason="unknown_item",
+                )
+    return request
+
+
+def expiry_of(created_at: str, ttl_seconds: int) -> str:
+    return format_instant(parse_instant(created_at) + timedelta(seconds=ttl_seconds))
+
+
+def open_offer(offer_id: int, request: TradeRequest, created_at: str, ttl_seconds: int) -> Offer:
+    return Offer(
+        offer_id=offer_id,
+        request=request,
+        status=OfferStatus.OPEN,
+        created_at=created_at,
+        expires_at=expiry_of(created_at, ttl_seconds),
+    )
+
+
+def check_actor(offer: Offer, action: OfferAction, actor: Actor) -> None:
+    """Forbidden unless `actor` may take `action` on `offer` (checked before its status,
+    so a stranger learns nothing about an offer's state by poking at it)."""
+    if actor.is_server:
+        return
+    if action is OfferAction.CANCEL:
+        if actor.player_id != offer.from_player_id:
+            raise Forbidden(f"only player {offer.from_player_id} may cancel offer {offer.offer_id}")
+    elif actor.player_id != offer.to_player_id:
+        raise Forbidden(f"only player {offer.to_player_id} may {action} offer {offer.offer_id}")
+
+
+def check_open(offer: Offer) -> None:
+    if offer.status is not OfferStatus.OPEN:
+        raise OfferNotOpen(offer.offer_id, offer.status.value)
+
+
+def expired(offer: Offer, at: str) -> Offer:
+    """The transition a touch after expiry records, by no one. `at` is the recording
+    step's instant, not `expires_at`: event instants must increase in commit order."""
+    return replace(offer, status=OfferStatus.EXPIRED, resolved_at=at, actor_player_id=None)
+
+
+def resolved(offer: Offer, action: OfferAction, actor: Actor, at: str) -> Offer:
+    """A decline or a cancel (accept goes through `settled`, which needs the trade)."""
+    status = OfferStatus.DECLINED if action is OfferAction.DECLINE else OfferStatus.CANCELLED
+    return replace(offer, status=status, resolved_at=at, actor_player_id=actor.player_id)
+
+
+def settled(offer: Offer, actor: Actor, outcome: TradeOutcome, at: str) -> Offer:
+    """The offer after its trade ran: accepted, or failed with the rule that failed.
+    `at` comes after the trade's own instant (its event is written first)."""
+    if isinstance(outcome, Accepted):
+        return replace(
+            offer,
+            status=OfferStatus.ACCEPTED,
+            resolved_at=at,
+            actor_player_id=actor.player_id,
+            trade_id=outcome.trade_id,
+        )
+    return replace(
+        offer,
+        status=OfferStatus.FAILED,
+        resolved_at=at,
+        actor_player_id=actor.player_id,
+        trade_id=outcome.trade_id,
+        reason=outcome.reason.value,
+        detail=outcome.detail,
+    )
+
+
+# -- events ------------------------------------------------------------------------------
+
+
+def _side(catalog: Catalog, side: TradeSide) -> dict[str, Any]:
+    lines = []
+    for line in side.items:
+        item = catalog.item(line.item_id)
+        value = item.value if item is not None else None
+        lines.append({"item_id": line.item_id, "quantity": line.quantity, "value": value})
+    return {"player_id": side.player_id, "gold": side.gold, "items": lines}
+
+
+def offer_event(catalog: Catalog, offer: Offer, *, event_id: str) -> Event:
+    """The event recording that `offer` reached its current status.
+
+    Keyed (like trades) by player_1, the creator, so every event of one offer and the
+    trade it produced land in one partition, in order.
+    """
+    payload: dict[str, Any] = {
+        "offer_id": offer.offer_id,
+        "status": offer.status.value,
+        "player_1": _side(catalog, offer.request.player_1),
+        "player_2": _side(catalog, offer.request.player_2),
+        "created_at": offer.created_at,
+        "expires_at": offer.expires_at,
+    }
+    if offer.status is not OfferStatus.OPEN:
+        payload["actor_player_id"] = offer.actor_player_id
+    if offer.trade_id is not None:
+        payload["trade_id"] = offer.trade_id
+    if offer.status is OfferStatus.FAILED:
+        payload["reason"] = offer.reason
+        payload["detail"] = offer.detail
+    occurred_at = offer.created_at if offer.resolved_at is None else offer.resolved_at
+    return Event(
+        event_id=event_id,
+        event_type=_EVENT_FOR[offer.status],
+        occurred_at=occurred_at,
+        payload=payload,
+    )

@@ -1,0 +1,258 @@
+"""Offers, player tokens and player history for the SQLite store (mixed into SQLiteStore).
+
+Every offer write runs in the store's one `BEGIN IMMEDIATE` transaction (`_write`), so the
+offer row, a trade it runs (through the store's own `_trade_in`: the same rules, the same
+trade row and event as POST /trades) and every event land together or not at all. The write
+lock serialises all writers, so of two racing accepts (or an accept and a cancel) exactly
+one sees the offer open.
+
+History: offers are indexed when created; trades are indexed lazily, at the next history
+read, by one INSERT ... SELECT over the trades written since the last read. That keeps the
+trade hot path free of extra writes, at the price of a history read taking the write lock
+when trades happened since the previous one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, cast
+
+import orjson
+
+from bazaar.domain.catalog import Catalog
+from bazaar.domain.clock import format_instant, parse_instant
+from bazaar.domain.errors import BazaarError, InvalidRequest, OfferNotOpen, UnknownOffer
+from bazaar.domain.events import Event
+from bazaar.domain.model import PlayerState, TradeRequest
+from bazaar.domain.offers import (
+    Actor,
+    Offer,
+    OfferAction,
+    OfferStatus,
+    check_actor,
+    check_open,
+    expired,
+    offer_event,
+    open_offer,
+    resolved,
+    settled,
+)
+from bazaar.domain.trading import TradeOutcome, outcome_from_document
+from bazaar.store.base import HistoryEntry, HistoryPage, OfferResult
+
+if TYPE_CHECKING:
+    from bazaar.store.sqlite import SQLiteStore
+
+OFFERS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS offers (
+    offer_id    INTEGER PRIMARY KEY AUTOINCREMENT,
+    from_player INTEGER NOT NULL,
+    to_player   INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    expires_at  TEXT NOT NULL,
+    document    BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS offers_by_creator ON offers (from_player, offer_id);
+CREATE INDEX IF NOT EXISTS offers_by_addressee ON offers (to_player, offer_id);
+CREATE TABLE IF NOT EXISTS player_tokens (
+    token_hash TEXT PRIMARY KEY,
+    player_id  INTEGER NOT NULL,
+    issued_at  REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS player_history (
+    player_id INTEGER NOT NULL,
+    at        TEXT NOT NULL,
+    kind      TEXT NOT NULL,
+    ref_id    INTEGER NOT NULL,
+    PRIMARY KEY (player_id, at, kind, ref_id)
+) WITHOUT ROWID;
+"""
+
+_INDEX_TRADES = """
+INSERT OR IGNORE INTO player_history (player_id, at, kind, ref_id)
+SELECT json_extract(CAST(outcome AS TEXT), '$.request.' || side.name || '.player_id'),
+       executed_at, 'trade', trade_id
+FROM trades, (SELECT 'player_1' AS name UNION ALL SELECT 'player_2') AS side
+WHERE trade_id > ?
+"""
+
+
+class SQLiteOffers:
+    """The offer half of SQLiteStore; relies on its transaction and outbox helpers."""
+
+    catalog: Catalog
+
+    if TYPE_CHECKING:  # provided by SQLiteStore
+
+        def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
+        def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]: ...
+        def _now(self, db: sqlite3.Connection) -> str: ...
+        def _append(self, db: sqlite3.Connection, event: Event) -> None: ...
+        def _load(self, db: sqlite3.Connection, player_id: int) -> PlayerState: ...
+        def get_player(self, player_id: int) -> PlayerState: ...
+
+    # -- offers --------------------------------------------------------------------------
+
+    def _record(self, db: sqlite3.Connection, offer: Offer) -> None:
+        """Write the offer's current form and the event of the transition that made it."""
+        db.execute(
+            "UPDATE offers SET status = ?, document = ? WHERE offer_id = ?",
+            (offer.status.value, orjson.dumps(offer.to_document()), offer.offer_id),
+        )
+        self._append(db, offer_event(self.catalog, offer, event_id=str(uuid.uuid4())))
+
+    def create_offer(self, request: TradeRequest, ttl_seconds: int) -> Offer:
+        with self._write() as db:
+            self._load(db, request.player_1.player_id)  # UnknownPlayer: nothing written
+            self._load(db, request.player_2.player_id)
+            created_at = self._now(db)
+            (offer_id,) = db.execute(
+                "INSERT INTO offers (from_player, to_player, status, expires_at, document)"
+                " VALUES (?, ?, 'open', '', x'') RETURNING offer_id",
+                (request.player_1.player_id, request.player_2.player_id),
+            ).fetchone()
+            offer = open_offer(offer_id, request, created_at, ttl_seconds)
+            db.execute(
+                "UPDATE offers SET expires_at = ?, document = ? WHERE offer_id = ?",
+                (offer.expires_at, orjson.dumps(offer.to_document()), offer_id),
+            )
+            db.executemany(
+                "INSERT INTO player_history (player_id, at, kind, ref_id)"
+                " VALUES (?, ?, 'offer', ?)",
+                [(pid, created_at, offer_id) for pid in (offer.from_player_id, offer.to_player_id)],
+            )
+            self._append(db, offer_event(self.catalog, offer, event_id=str(uuid.uuid4())))
+            return offer
+
+    def _offer_in(self, db: sqlite3.Connection, offer_id: int) -> Offer:
+        row = db.execute("SELECT document FROM offers WHERE offer_id = ?", (offer_id,)).fetchone()
+        if row is None:
+            raise UnknownOffer(offer_id)
+        return Offer.from_document(orjson.loads(row[0]))
+
+    def get_offer(self, offer_id: int) -> Offer:
+        rows = self._read("SELECT document FROM offers WHERE offer_id = ?", (offer_id,))
+        if not rows:
+            raise UnknownOffer(offer_id)
+        return Offer.from_document(orjson.loads(rows[0][0]))
+
+    def list_offers(
+        self, player_id: int, status: OfferStatus | None = None, limit: int = 100
+    ) -> list[Offer]:
+        self.get_player(player_id)  # UnknownPlayer
+        # An open row may read as expired now: filter on the offers as seen, not as stored.
+        stored = "" if status is None else " AND status IN (?, 'open')"
+        params: tuple[object, ...] = (player_id, player_id)
+        if status is not None:
+            params += (status.value,)
+        rows = self._read(
+            "SELECT document FROM offers WHERE (from_player = ? OR to_player = ?)"
+            + stored
+            + " ORDER BY offer_id DESC",
+            params,
+        )
+        now = format_instant(datetime.now(UTC))
+        seen = (Offer.from_document(orjson.loads(r[0])).seen_at(now) for r in rows)
+        return [o for o in seen if status is None or o.status is status][:limit]
+
+    def act_on_offer(self, offer_id: int, action: OfferAction, actor: Actor) -> OfferResult:
+        refusal: BazaarError | None = None
+        with self._write() as db:
+            offer = self._offer_in(db, offer_id)
+            check_actor(offer, action, actor)
+            check_open(offer)
+            now = self._now(db)
+            trade: TradeOutcome | None = None
+            if offer.is_due(now):
+                # Record the expiry (commit it), THEN refuse: raising inside the
+                # transaction would roll the expiry back with it.
+                offer = expired(offer, now)
+                refusal = OfferNotOpen(offer_id, offer.status.value)
+            elif action is OfferAction.ACCEPT:
+                trade = self._trade(db, offer.request)
+                offer = settled(offer, actor, trade, self._now(db))
+            else:
+                offer = resolved(offer, action, actor, now)
+            self._record(db, offer)
+        if refusal is not None:
+            raise refusal
+        return OfferResult(offer, trade)
+
+    def _trade(self, db: sqlite3.Connection, request: TradeRequest) -> TradeOutcome:
+        """The trade through the store's own trade path (POST /trades runs the same code),
+        inside the caller's transaction; its rows and event are written before returning."""
+        from bazaar.store.sqlite import _TradeBatch  # sqlite.py imports this module
+
+        store = cast("SQLiteStore", self)
+        batch = _TradeBatch(store, db)
+        outcome = store._trade_in(batch, request, None)
+        batch.flush()
+        return outcome
+
+    # -- player tokens -------------------------------------------------------------------
+
+    def add_player_token(self, player_id: int, token_hash: str) -> None:
+        with self._write() as db:
+            self._load(db, player_id)
+            db.execute(
+                "INSERT OR REPLACE INTO player_tokens (token_hash, player_id, issued_at)"
+                " VALUES (?, ?, ?)",
+                (token_hash, player_id, time.time()),
+            )
+
+    def player_for_token(self, token_hash: str) -> int | None:
+        rows = self._read("SELECT player_id FROM player_tokens WHERE token_hash = ?", (token_hash,))
+        return int(rows[0][0]) if rows else None
+
+    # -- history -------------------------------------------------------------------------
+
+    def _index_new_trades(self) -> None:
+        last = self._read("SELECT seq FROM sqlite_sequence WHERE name = 'trades'")
+        done = self._read("SELECT value FROM meta WHERE name = 'history_trades'")
+        head = int(last[0][0]) if last else 0
+        if head <= (int(done[0][0]) if done else 0):
+            return
+        with self._write() as db:
+            row = db.execute("SELECT value FROM meta WHERE name = 'history_trades'").fetchone()
+            after = int(row[0]) if row else 0
+            db.execute(_INDEX_TRADES, (after,))
+            db.execute(
+                "INSERT OR REPLACE INTO meta (name, value)"
+                " SELECT 'history_trades', COALESCE(MAX(trade_id), 0) FROM trades"
+            )
+
+    def player_history(
+        self, player_id: int, limit: int = 50, before: str | None = None
+    ) -> HistoryPage:
+        self.get_player(player_id)  # UnknownPlayer
+        if before is not None:
+            check_cursor(before)
+        self._index_new_trades()
+        rows = self._read(
+            "SELECT at, kind, ref_id FROM player_history WHERE player_id = ? AND at < ?"
+            " ORDER BY at DESC LIMIT ?",
+            (player_id, before if before is not None else "~", limit + 1),
+        )
+        entries = [self._entry(at, kind, ref_id) for at, kind, ref_id in rows[:limit]]
+        more = len(rows) > limit
+        return HistoryPage(entries, entries[-1].at if more and entries else None)
+
+    def _entry(self, at: str, kind: str, ref_id: int) -> HistoryEntry:
+        if kind == "trade":
+            rows = self._read("SELECT outcome FROM trades WHERE trade_id = ?", (ref_id,))
+            return HistoryEntry("trade", at, trade=outcome_from_document(orjson.loads(rows[0][0])))
+        return HistoryEntry("offer", at, offer=self.get_offer(ref_id))
+
+
+def check_cursor(cursor: str) -> None:
+    """A history cursor is an event instant this store issued; refuse anything else."""
+    try:
+        parse_instant(cursor)
+    except ValueError:
+        raise InvalidRequest("cursor is not one this server issued", field="cursor") from None
+    if len(cursor) != 27 or not cursor.endswith("Z"):
+        raise InvalidRequest("cursor is not one this server issued", field="cursor")
