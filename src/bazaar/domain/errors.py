@@ -5,7 +5,12 @@
      │    └── IdempotencyKeyReused same key, different body            -> 422
      ├── NotFound                                                      -> 404
      │    ├── UnknownPlayer
-     │    └── UnknownTrade
+     │    ├── UnknownTrade
+     │    └── UnknownOffer
+     ├── Unauthenticated           no or invalid credential on a write -> 401
+     ├── Forbidden                 valid credential, not its to act on -> 403
+     ├── OfferNotOpen              offer already accepted, declined, …  -> 409
+     ├── RateLimited               a credential's request budget spent -> 429
      ├── CatalogError              a catalog file that cannot be used
      └── StoreUnavailable          the backing store cannot be reached -> 503
 
@@ -79,6 +84,55 @@ class StoreUnavailable(BazaarError):
     """The store could not be reached; nothing was written, the client may retry."""
 
     reason = "store_unavailable"
+
+    def __init__(self, detail: str, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class UnknownOffer(NotFound):
+    reason = "unknown_offer"
+
+    def __init__(self, offer_id: int) -> None:
+        super().__init__(f"no offer with offer_id {offer_id}")
+        self.offer_id = offer_id
+
+
+class Unauthenticated(BazaarError):
+    """A write without a credential, or with one the server does not know."""
+
+    reason = "unauthenticated"
+
+    def __init__(self, detail: str, *, invalid_token: bool = False) -> None:
+        super().__init__(detail)
+        # RFC 6750: `error="invalid_token"` only when a credential was sent and refused.
+        challenge = 'Bearer realm="bazaar"'
+        if invalid_token:
+            challenge += ', error="invalid_token"'
+        self.www_authenticate = challenge
+
+
+class Forbidden(BazaarError):
+    """A valid credential acting on something it does not own."""
+
+    reason = "forbidden"
+
+
+class OfferNotOpen(BazaarError):
+    """The offer was already accepted, declined, cancelled, failed or has expired."""
+
+    reason = "offer_not_open"
+
+    def __init__(self, offer_id: int, status: str) -> None:
+        super().__init__(f"offer {offer_id} is {status}, not open")
+        self.offer_id = offer_id
+        self.status = status
+
+
+class RateLimited(BazaarError):
+    """A credential spent its request budget; the client may retry after `retry_after` s."""
+
+    reason = "rate_limited"
 
     def __init__(self, detail: str, retry_after: int = 1) -> None:
         super().__init__(detail)

@@ -18,6 +18,7 @@ import orjson
 from bazaar.domain.catalog import Catalog
 from bazaar.domain.errors import BazaarError, IdempotencyKeyReused, UnknownPlayer
 from bazaar.domain.model import NewPlayer, PlayerState, TradeRequest
+from bazaar.domain.offers import Actor, Offer, OfferAction, OfferStatus
 from bazaar.domain.trading import TradeOutcome
 
 IDEMPOTENCY_TTL_SECONDS = 48 * 3600  # promised: at least 24 h
@@ -37,6 +38,28 @@ class Idempotency:
 
 
 TradeCall = tuple[TradeRequest, Idempotency | None]
+
+
+@dataclass(frozen=True, slots=True)
+class OfferResult:
+    """An offer after a transition, and the trade it ran (accept only)."""
+
+    offer: Offer
+    trade: TradeOutcome | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    kind: str  # "trade" | "offer"
+    at: str  # the trade's executed_at, the offer's created_at: unique per store
+    trade: TradeOutcome | None = None
+    offer: Offer | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    entries: list[HistoryEntry]
+    next_cursor: str | None  # pass as `before` for the next (older) page; None at the end
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +134,46 @@ class Store(ABC):
 
     def players(self) -> list[PlayerState]:
         return [self.get_player(pid) for pid in self.player_ids()]
+
+    # -- offers, player tokens, history (docs: domain/offers.py) ---------------------------
+    # Defaults refuse, so a store without offers still serves trades; both adapters here
+    # implement them.
+
+    def create_offer(self, request: TradeRequest, ttl_seconds: int) -> Offer:
+        """One step: the offer (open) and its offer_created event. Raises UnknownPlayer."""
+        raise NotImplementedError(f"{type(self).__name__} does not support offers")
+
+    def get_offer(self, offer_id: int) -> Offer:
+        """As stored (callers apply `Offer.seen_at`). Raises UnknownOffer."""
+        raise NotImplementedError(f"{type(self).__name__} does not support offers")
+
+    def list_offers(
+        self, player_id: int, status: OfferStatus | None = None, limit: int = 100
+    ) -> list[Offer]:
+        """Offers made by or to `player_id`, newest first, as stored."""
+        raise NotImplementedError(f"{type(self).__name__} does not support offers")
+
+    def act_on_offer(self, offer_id: int, action: OfferAction, actor: Actor) -> OfferResult:
+        """One atomic step: check the actor and the status, then decline, cancel, or accept
+        (run the trade on the states at this instant), writing the offer, the trade and
+        their events together. An open offer past its expiry is recorded as expired (with
+        its event) and then refused with OfferNotOpen. Raises UnknownOffer, Forbidden,
+        OfferNotOpen."""
+        raise NotImplementedError(f"{type(self).__name__} does not support offers")
+
+    def add_player_token(self, player_id: int, token_hash: str) -> None:
+        """Remember a player's token by its hash (never the token). Raises UnknownPlayer."""
+        raise NotImplementedError(f"{type(self).__name__} does not support player tokens")
+
+    def player_for_token(self, token_hash: str) -> int | None:
+        raise NotImplementedError(f"{type(self).__name__} does not support player tokens")
+
+    def player_history(
+        self, player_id: int, limit: int = 50, before: str | None = None
+    ) -> HistoryPage:
+        """The player's trades and offers, newest first, older than the cursor `before`.
+        Raises UnknownPlayer; InvalidRequest for a cursor this store never issued."""
+        raise NotImplementedError(f"{type(self).__name__} does not support history")
 
     def ping(self) -> None:  # noqa: B027 - optional override
         """Raise StoreUnavailable when the backing service cannot be reached."""

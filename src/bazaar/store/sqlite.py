@@ -47,6 +47,7 @@ from bazaar.store.base import (
     Store,
     TradeCall,
 )
+from bazaar.store.sqlite_offers import OFFERS_SCHEMA, SQLiteOffers
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS players (
@@ -121,7 +122,7 @@ def _row_to_state(row: tuple[int, str, str, int, str, int, int, str]) -> PlayerS
 _PLAYER_COLUMNS = "player_id, username, player_class, gold, items, capacity, version, created_at"
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SQLiteOffers, Store):
     def __init__(self, path: str | Path, catalog: Catalog, *, synchronous: str = "NORMAL") -> None:
         self.path = Path(path)
         self.catalog = catalog
@@ -133,7 +134,7 @@ class SQLiteStore(Store):
         self._lock_pid = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db().executescript(_SCHEMA)
+            self._db().executescript(_SCHEMA + OFFERS_SCHEMA)
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot prepare {self.path}: {exc}") from exc
 
