@@ -30,6 +30,12 @@ class Settings:
     topic: str = "bazaar.events"
     lake: str | None = None
     log_level: str = "warning"
+    # Auth (api/auth.py): server keys inline (comma-separated; raw or sha256:<hex>) and/or
+    # a key file; none configured = auth off. Rate limits: RATE/s[:BURST] or off.
+    api_keys: str | None = None
+    api_key_file: str | None = None
+    rate_limit: str = "50/s:100"
+    server_rate_limit: str = "1000/s:2000"
 
     @staticmethod
     def from_environ(environ: Mapping[str, str] | None = None) -> Settings:

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from bazaar.api.auth import AuthPolicy, require_server
 from bazaar.api.batching import TradeBatcher
 from bazaar.api.errors import (
     REJECTED_TRADE_STATUS,
@@ -55,8 +56,11 @@ def _error(error: BazaarError) -> JSON:
     status = status_for(error)
     headers = {}
     retry_after = getattr(error, "retry_after", None)
-    if status == 503 and retry_after is not None:
+    if status in (429, 503) and retry_after is not None:
         headers["Retry-After"] = str(retry_after)
+    challenge = getattr(error, "www_authenticate", None)
+    if status == 401 and challenge is not None:
+        headers["WWW-Authenticate"] = challenge
     return JSON(error_body(error), status_code=status, headers=headers)
 
 
@@ -124,12 +128,16 @@ def create_app(
     *,
     rng: random.Random | None = None,
     health_provider: HealthProvider | None = None,
+    auth: AuthPolicy | None = None,
 ) -> Starlette:
+    """`auth` None: no server key configured, every request acts with server authority."""
     catalog = store.catalog
+    policy = auth or AuthPolicy()
     draw = rng or random.Random()
     batcher = TradeBatcher(store)
 
     async def create_player(request: Request) -> Response:
+        require_server(policy.authenticate(request, store), "creating a player")
         raw = await _body(request)
         parsed = PlayerIn.model_validate_json(raw or b"{}")
         if parsed.username is not None:
@@ -140,13 +148,17 @@ def create_app(
         else:
             pc = resolve_class(catalog, parsed.player_class)
         state = store.create_player(NewPlayer(pc.name, parsed.username), idem)
-        return JSON(player_view(catalog, state), status_code=201)
+        view = player_view(catalog, state)
+        if policy.enabled:  # the player's own credential, shown this once (api/auth.py)
+            view["token"] = policy.issue_token(store, state.player_id)
+        return JSON(view, status_code=201)
 
     async def get_player(request: Request) -> Response:
         state = store.get_player(_path_id(request, "player_id"))
         return JSON(player_view(catalog, state))
 
     async def create_trade(request: Request) -> Response:
+        require_server(policy.authenticate(request, store), "a direct trade")
         parsed = TradeIn.model_validate_json(await _body(request))
         idem = _idempotency(request, "trades", parsed)
         outcome = await batcher.execute(parsed.to_domain(), idem)
@@ -188,6 +200,9 @@ def create_app(
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/docs", docs, methods=["GET"]),
     ]
+    from bazaar.api.offers import offer_routes  # imports this module's helpers
+
+    routes += offer_routes(store, policy)
     app = Starlette(routes=routes, exception_handlers={HTTPException: not_found})
     app.state.store = store
     return app
@@ -195,13 +210,16 @@ def create_app(
 
 def app_from_environment() -> Starlette:
     """uvicorn's factory for `bazaar serve --workers N`: each worker opens its own store."""
+    from bazaar.api.auth import auth_from_settings
     from bazaar.bootstrap import build_store
     from bazaar.config import Settings
 
     settings = Settings.from_environ()
     store = build_store(settings)
+    auth = auth_from_settings(settings)
     if settings.kafka:  # the relay runs in the supervisor; report what the store shows
         from bazaar.stream.relay import worker_health_provider
 
-        return create_app(store, health_provider=worker_health_provider(store, settings))
-    return create_app(store)
+        health = worker_health_provider(store, settings)
+        return create_app(store, health_provider=health, auth=auth)
+    return create_app(store, auth=auth)

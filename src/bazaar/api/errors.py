@@ -8,10 +8,15 @@ from pydantic import ValidationError
 
 from bazaar.domain.errors import (
     BazaarError,
+    Forbidden,
     IdempotencyKeyReused,
     InvalidRequest,
     NotFound,
+    OfferNotOpen,
+    RateLimited,
     StoreUnavailable,
+    Unauthenticated,
+    UnknownOffer,
     UnknownPlayer,
     UnknownTrade,
 )
@@ -22,6 +27,11 @@ STATUS_BY_ERROR: dict[type[BazaarError], int] = {
     NotFound: 404,
     UnknownPlayer: 404,
     UnknownTrade: 404,
+    UnknownOffer: 404,
+    Unauthenticated: 401,  # + WWW-Authenticate
+    Forbidden: 403,
+    OfferNotOpen: 409,
+    RateLimited: 429,  # + Retry-After
     StoreUnavailable: 503,
 }
 REJECTED_TRADE_STATUS = 409
