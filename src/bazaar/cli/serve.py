@@ -25,6 +25,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     p.add_argument("--lake", metavar="PATH", help="also follow the outbox into this Delta Lake")
     add_kafka_flags(p)  # --kafka HOST:PORT also runs the outbox relay in this process
+    p.add_argument(
+        "--api-key-file",
+        metavar="PATH",
+        help="server API keys, one per line (sha256:<hex> or raw); turns auth on; re-read"
+        " when it changes or on SIGHUP (also: BAZAAR_API_KEYS=key1,key2)",
+    )
+    p.add_argument(
+        "--rate-limit",
+        metavar="RATE",
+        help="per player token, per worker: RATE/s[:BURST] or off (default 50/s:100)",
+    )
+    p.add_argument(
+        "--server-rate-limit",
+        metavar="RATE",
+        help="per server key, per worker: RATE/s[:BURST] or off (default 1000/s:2000)",
+    )
     p.set_defaults(func=run)
 
 
@@ -39,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
         lake=args.lake,
         kafka=args.kafka,
         topic=args.topic,
+        api_key_file=args.api_key_file,
+        rate_limit=args.rate_limit,
+        server_rate_limit=args.server_rate_limit,
     )
     serve(settings, kafka=kafka_settings(args, settings))
     return 0
@@ -50,6 +69,7 @@ def serve(
     import uvicorn
 
     from bazaar.api.app import create_app
+    from bazaar.api.auth import auth_from_settings
     from bazaar.bootstrap import build_store
     from bazaar.domain.errors import BazaarError
 
@@ -57,6 +77,21 @@ def serve(
         store = build_store(settings)  # opened here too, so a bad URL fails before binding
     except (BazaarError, ValueError) as exc:
         fail(str(exc))
+    try:
+        auth = auth_from_settings(settings)  # a bad key file or limit fails before binding
+    except (OSError, ValueError) as exc:
+        fail(f"auth settings: {exc}")
+    if not auth.enabled:
+        console.print(
+            "[bold red]WARNING: no API key configured: anyone who can reach this port can"
+            " create players and move any player's items and gold.[/] Configure keys with"
+            " --api-key-file PATH or BAZAAR_API_KEYS (see README, Offers and authentication)."
+        )
+    elif auth.keys is not None and auth.keys.path is not None and settings.workers <= 1:
+        import signal
+
+        keys = auth.keys
+        signal.signal(signal.SIGHUP, lambda *_: keys.request_reload())
     warning = store.durability_warning()
     if warning is not None:
         console.print(f"[bold yellow]warning:[/] {warning}")
@@ -85,7 +120,7 @@ def serve(
     }
     try:
         if settings.workers <= 1:
-            app = create_app(store, health_provider=relay.health if relay else None)
+            app = create_app(store, health_provider=relay.health if relay else None, auth=auth)
             uvicorn.run(app, **common)  # type: ignore[arg-type]
             return
         store.close()
