@@ -87,10 +87,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="name of the outbox source in the lake's positions (default 'outbox')",
     )
     p.add_argument("--quiet", action="store_true", help="only the final summary")
+    from bazaar.cli.ingest_spark import add_spark_flags
+
+    add_spark_flags(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.engine == "spark":
+        from bazaar.cli.ingest_spark import run_spark
+
+        return run_spark(args)
     from bazaar.domain.errors import BazaarError
     from bazaar.lake.ingest import EventSource, Ingest, IngestSummary
     from bazaar.lake.sources import (
