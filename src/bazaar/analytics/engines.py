@@ -9,8 +9,6 @@ our writer never enables). A table the lake does not have yet reads as empty.
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -110,27 +108,12 @@ class DuckDBEngine:
 
 
 def _spark_session(master: str) -> Any:
+    from bazaar.spark.session import SparkUnavailable, spark_session
+
     try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:
-        raise AnalyticsError(
-            "the spark engine needs pyspark: pip install 'bazaar[spark]' (and Java 17+)"
-        ) from exc
-    # Workers must run this interpreter (it has pyarrow); loopback avoids a hostname warning.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    session = (
-        SparkSession.builder.master(master)
-        .appName("bazaar-analytics")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "8")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    return session
+        return spark_session(master, app_name="bazaar-analytics")
+    except SparkUnavailable as exc:
+        raise AnalyticsError(str(exc)) from exc
 
 
 class SparkEngine:
