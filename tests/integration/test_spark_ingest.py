@@ -168,3 +168,28 @@ def test_killed_mid_stream_and_restarted_from_its_checkpoint_loses_and_doubles_n
     query_id = json.loads((lake / "_checkpoints/bazaar-ingest/metadata").read_text())["id"]
     assert summary.query_id == query_id
     assert read_table(lake, "dead_letters").num_rows == 0
+
+
+def test_trino_ddl_registers_every_table_ingest_created(tmp_path: Path) -> None:
+    lake = tmp_path / "it's lake"  # a quote in the path must stay a valid SQL literal
+    LakeWriter(lake).open().close()
+    done = subprocess.run(
+        [sys.executable, "-m", "bazaar", "lake", "trino-ddl", "--lake", str(lake),
+         "--catalog", "lakehouse", "--schema", "game"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    statements = [s for s in done.stdout.splitlines() if s and not s.startswith("--")]
+    assert statements[0] == "CREATE SCHEMA IF NOT EXISTS lakehouse.game;"
+    assert len(statements) == 1 + len(TABLES)
+    for table, statement in zip(TABLES, statements[1:], strict=True):
+        location = (lake / table).as_uri().replace("'", "''")
+        assert statement == (
+            "CALL lakehouse.system.register_table(schema_name => 'game', "
+            f"table_name => '{table}', table_location => '{location}');"
+        )
+    missing = subprocess.run(
+        [sys.executable, "-m", "bazaar", "lake", "trino-ddl", "--lake", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 2 and "no lake tables" in missing.stderr

@@ -45,6 +45,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     v.add_argument("--dry-run", action="store_true", help="list what would be deleted")
     c.set_defaults(func=run)
     v.set_defaults(func=run)
+    from bazaar.cli.trino import register_trino_ddl
+
+    register_trino_ddl(actions)
 
 
 def run(args: argparse.Namespace) -> int:
