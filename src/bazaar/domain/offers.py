@@ -205,6 +205,16 @@ def open_offer(offer_id: int, request: TradeRequest, created_at: str, ttl_second
     )
 
 
+def check_cursor(cursor: str) -> None:
+    """A history cursor is an event instant the store issued (fixed-width UTC text)."""
+    try:
+        parse_instant(cursor)
+    except ValueError:
+        raise InvalidRequest("cursor is not one this server issued", field="cursor") from None
+    if len(cursor) != 27 or not cursor.endswith("Z"):
+        raise InvalidRequest("cursor is not one this server issued", field="cursor")
+
+
 def check_actor(offer: Offer, action: OfferAction, actor: Actor) -> None:
     """Forbidden unless `actor` may take `action` on `offer` (checked before its status,
     so a stranger learns nothing about an offer's state by poking at it)."""

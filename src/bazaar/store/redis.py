@@ -58,6 +58,7 @@ from bazaar.store.base import (
     Store,
     TradeCall,
 )
+from bazaar.store.redis_offers import RedisOffers
 from bazaar.store.redis_scripts import create_player_script, trade_script
 
 PREFIX = "{bazaar}:"
@@ -97,7 +98,7 @@ def _state(player_id: int, raw: dict[bytes, bytes]) -> PlayerState:
     )
 
 
-class RedisStore(Store):
+class RedisStore(RedisOffers, Store):
     def __init__(self, client: redis.Redis, catalog: Catalog, *, prefix: str = PREFIX) -> None:
         self.catalog = catalog
         self.client = client

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, cast
 import orjson
 
 from bazaar.domain.catalog import Catalog
-from bazaar.domain.clock import format_instant, parse_instant
-from bazaar.domain.errors import BazaarError, InvalidRequest, OfferNotOpen, UnknownOffer
+from bazaar.domain.clock import format_instant
+from bazaar.domain.errors import BazaarError, OfferNotOpen, UnknownOffer
 from bazaar.domain.events import Event
 from bazaar.domain.model import PlayerState, TradeRequest
 from bazaar.domain.offers import (
@@ -34,6 +34,7 @@ from bazaar.domain.offers import (
     OfferAction,
     OfferStatus,
     check_actor,
+    check_cursor,
     check_open,
     expired,
     offer_event,
@@ -246,13 +247,3 @@ class SQLiteOffers:
             rows = self._read("SELECT outcome FROM trades WHERE trade_id = ?", (ref_id,))
             return HistoryEntry("trade", at, trade=outcome_from_document(orjson.loads(rows[0][0])))
         return HistoryEntry("offer", at, offer=self.get_offer(ref_id))
-
-
-def check_cursor(cursor: str) -> None:
-    """A history cursor is an event instant this store issued; refuse anything else."""
-    try:
-        parse_instant(cursor)
-    except ValueError:
-        raise InvalidRequest("cursor is not one this server issued", field="cursor") from None
-    if len(cursor) != 27 or not cursor.endswith("Z"):
-        raise InvalidRequest("cursor is not one this server issued", field="cursor")
