@@ -71,7 +71,11 @@ def _json(ref: str) -> dict[str, Any]:
 
 def _errors(*codes: int) -> dict[str, Any]:
     text = {
+        401: "write without a valid credential (see WWW-Authenticate)",
+        403: "the credential may not act on this player or offer",
         404: "unknown id",
+        409: "offer not open (accepted, declined, cancelled, expired or failed)",
+        429: "rate limit for this credential, retry after Retry-After seconds",
         413: "body over 64 KB",
         422: "malformed input",
         503: "store unavailable, retry after Retry-After seconds",
@@ -97,10 +101,95 @@ def _id_param(name: str) -> dict[str, Any]:
     }
 
 
+_BEARER: list[dict[str, list[str]]] = [{"bearer": []}]  # enforced when keys are configured
+_STATUSES = ["open", "accepted", "declined", "cancelled", "expired", "failed"]
+
+
+def _query(name: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "schema": schema}
+
+
+_LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": 500})
+
+
+def _offer_paths() -> dict[str, Any]:
+    offer_id = _id_param("offer_id")
+    act: dict[str, Any] = {
+        "parameters": [offer_id],
+        "security": _BEARER,
+        "responses": {"200": {"description": "the offer after the change"}},
+    }
+    paths: dict[str, Any] = {
+        "/offers": {
+            "post": {
+                "summary": "Offer a trade to another player (player token: from its player)",
+                "security": _BEARER,
+                "requestBody": {"required": True, "content": _json("OfferIn")},
+                "responses": {
+                    "201": {"description": "the open offer"},
+                    **_errors(401, 403, 404, 413, 422, 429, 503),
+                },
+            },
+            "get": {
+                "summary": "Offers made by or to a player, newest first",
+                "parameters": [
+                    _query("player_id", {"type": "integer", "minimum": 1}, required=True),
+                    _query("status", {"enum": _STATUSES}),
+                    _LIMIT,
+                ],
+                "responses": {"200": {"description": "offers"}, **_errors(404, 422, 503)},
+            },
+        },
+        "/offers/{offer_id}": {
+            "get": {
+                "summary": "One offer (an open offer past its expiry reads as expired)",
+                "parameters": [offer_id],
+                "responses": {"200": {"description": "the offer"}, **_errors(404, 422, 503)},
+            }
+        },
+        "/players/{player_id}/tokens": {
+            "post": {
+                "summary": "Issue a player token (server key only; shown once)",
+                "parameters": [_id_param("player_id")],
+                "security": _BEARER,
+                "responses": {
+                    "201": {"description": "player_id and token"},
+                    **_errors(401, 403, 404, 422, 429, 503),
+                },
+            }
+        },
+        "/players/{player_id}/history": {
+            "get": {
+                "summary": "The player's trades and offers, newest first, by cursor pages",
+                "parameters": [
+                    _id_param("player_id"),
+                    _LIMIT,
+                    _query("cursor", {"type": "string", "description": "a page's next_cursor"}),
+                ],
+                "responses": {"200": {"description": "a page"}, **_errors(404, 422, 503)},
+            }
+        },
+    }
+    for verb, who in (("accept", "addressee"), ("decline", "addressee"), ("cancel", "creator")):
+        paths[f"/offers/{{offer_id}}/{verb}"] = {
+            "post": {
+                **act,
+                "summary": f"{verb.capitalize()} an open offer (its {who}, or a server key)",
+                "responses": {
+                    **act["responses"],
+                    **_errors(401, 403, 404, 409, 422, 429, 503),
+                },
+            }
+        }
+    return paths
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
+    from bazaar.api.offers import OfferIn
+
     _, defs = models_json_schema(
-        [(PlayerIn, "validation"), (TradeIn, "validation")],
+        [(PlayerIn, "validation"), (TradeIn, "validation"), (OfferIn, "validation")],
         ref_template="#/components/schemas/{model}",
     )
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
@@ -117,6 +206,7 @@ def openapi_document() -> dict[str, Any]:
                 "post": {
                     "summary": "Create a player (class drawn by weight when absent or 'random')",
                     "parameters": [_IDEMPOTENCY],
+                    "security": _BEARER,
                     "requestBody": {"content": _json("PlayerIn")},
                     "responses": {
                         "201": {"description": "created", "content": _json("Player")},
@@ -138,6 +228,7 @@ def openapi_document() -> dict[str, Any]:
                 "post": {
                     "summary": "Execute a two-sided trade atomically",
                     "parameters": [_IDEMPOTENCY],
+                    "security": _BEARER,
                     "requestBody": {"required": True, "content": _json("TradeIn")},
                     "responses": {
                         "200": {"description": "accepted", "content": _json("TradeResult")},
@@ -168,8 +259,19 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {"200": {"description": "ok"}, **_errors(503)},
                 }
             },
+            **_offer_paths(),
         },
-        "components": {"schemas": schemas},
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A server API key, or a player token (acts for its player"
+                    " only). Required on writes when the server has keys configured.",
+                }
+            },
+        },
     }
 
 
