@@ -143,6 +143,7 @@ class LakeBatchSink:
         self.summary = SparkIngestSummary()
         self.landed: dict[str, int] = {}  # source -> last position the lake holds
         self.error: BaseException | None = None
+        self.last_batch: int | None = None  # the last batch id landed or found landed
         self.on_batch: Callable[[SparkIngestSummary], None] | None = None
         self._query_id = ""
         self._bound = threading.Event()
@@ -169,6 +170,7 @@ class LakeBatchSink:
         if held is not None and batch_id <= held:
             with self._lock:
                 self.summary.skipped_batches += 1
+                self.last_batch = batch_id
             return
         data: pa.Table = frame.toArrow()
         result = self.writer.write(envelopes(data))
@@ -184,6 +186,7 @@ class LakeBatchSink:
             for table, n in result.rows.items():
                 s.rows[table] += n
             s.positions.update(result.positions)
+            self.last_batch = batch_id
             for source, position in result.positions.items():
                 self.landed[source] = max(position, self.landed.get(source, -1))
         if self.on_batch is not None:
@@ -257,7 +260,7 @@ def run_spark_ingest(
                     break
                 query.awaitTermination(0.1)
         finally:
-            _stop_between_batches(query)
+            _stop_after_landed_batches(query, sink)
             sink.summary.trigger_ms = trigger_latencies_ms(query.recentProgress)
         if sink.error is not None:
             raise sink.error
@@ -271,14 +274,16 @@ def run_spark_ingest(
         writer.close()
 
 
-def _stop_between_batches(query: Any, patience: float = 30.0) -> None:
-    """Stop after the batch in hand lands (stopping mid-batch would be safe too: the
-    restart replays it; this just saves the replay)."""
+def _stop_after_landed_batches(query: Any, sink: LakeBatchSink, patience: float = 30.0) -> None:
+    """Stop once Spark has recorded the last batch the sink landed as done in its checkpoint
+    (stopping earlier is safe too: the restart replays that batch and the ledger skips it;
+    waiting just saves the replay)."""
     deadline = time.monotonic() + patience
-    while query.isActive and time.monotonic() < deadline:
-        if not query.status.get("isTriggerActive", False):
+    while query.isActive and sink.last_batch is not None and time.monotonic() < deadline:
+        progress = query.lastProgress
+        if progress is not None and progress["batchId"] >= sink.last_batch:
             break
-        time.sleep(0.05)
+        time.sleep(0.02)
     query.stop()
 
 
