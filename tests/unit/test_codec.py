@@ -23,6 +23,7 @@ from bazaar.stream.codec import (
 )
 from bazaar.stream.contract import check_event, contract_violations, event_schema
 from bazaar.stream.kafka import KafkaSettings, parse_kafka_config
+from tests.unit.test_offer_contract import offer_events
 
 AT = "2026-11-29T10:00:00.123456Z"
 
@@ -52,6 +53,7 @@ def events(catalog: Catalog) -> dict[str, Event]:
         "player_created": player_created(catalog, hunter, event_id=str(uuid.uuid4())),
         "trade_accepted": trade_event(catalog, accepted, event_id=str(uuid.uuid4())),
         "trade_rejected": trade_event(catalog, rejected, event_id=str(uuid.uuid4())),
+        **offer_events(catalog),
     }
 
 

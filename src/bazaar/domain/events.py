@@ -20,7 +20,18 @@ SCHEMA_VERSION = 1
 PLAYER_CREATED = "player_created"
 TRADE_ACCEPTED = "trade_accepted"
 TRADE_REJECTED = "trade_rejected"
-EVENT_TYPES = (PLAYER_CREATED, TRADE_ACCEPTED, TRADE_REJECTED)
+# Offer events are built by domain/offers.py, which imports this module: spelled out here
+# so the published contract (stream/contract.py) lists every type; a unit test keeps the
+# two lists equal.
+OFFER_EVENT_TYPES = (
+    "offer_created",
+    "offer_accepted",
+    "offer_declined",
+    "offer_cancelled",
+    "offer_expired",
+    "offer_failed",
+)
+EVENT_TYPES = (PLAYER_CREATED, TRADE_ACCEPTED, TRADE_REJECTED, *OFFER_EVENT_TYPES)
 
 
 @dataclass(frozen=True, slots=True)

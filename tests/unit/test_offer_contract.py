@@ -1,0 +1,121 @@
+"""Offer events and the published contract: every offer event the domain builds conforms to
+its closed JSON Schema, and the schemas refuse what the domain never writes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from bazaar.domain import events as domain_events
+from bazaar.domain import offers
+from bazaar.domain.catalog import Catalog
+from bazaar.domain.events import Event
+from bazaar.domain.model import ItemLine, TradeRequest, TradeSide, starting_state
+from bazaar.domain.offers import SERVER, Actor, OfferAction, offer_event
+from bazaar.domain.trading import execute_trade
+from bazaar.stream.codec import MalformedEvent, decode_document, encode_event
+from bazaar.stream.contract import check_event, contract_violations, event_schema
+
+CREATED = "2026-11-29T10:00:00.123456Z"
+RESOLVED = "2026-11-29T10:00:05.000001Z"
+CREATOR, ADDRESSEE = 1, 2
+
+
+def offer_events(catalog: Catalog) -> dict[str, Event]:
+    """One real event of each offer type, built by the domain as the stores build them
+    (also used by test_codec.py's round-trip over every event type)."""
+    farmer = starting_state(catalog.classes["farmer"], CREATOR, None, CREATED)
+    hunter = starting_state(catalog.classes["hunter"], ADDRESSEE, "Hunter Ana", CREATED)
+    food = min(farmer.items)
+    fair = TradeRequest(TradeSide(CREATOR, (ItemLine(food, 3),), 5), TradeSide(ADDRESSEE, (), 40))
+    greedy = TradeRequest(TradeSide(CREATOR, gold=10), TradeSide(ADDRESSEE, gold=10**9))
+    open_fair = offers.open_offer(7, fair, CREATED, 600)
+    open_greedy = offers.open_offer(8, greedy, CREATED, 600)
+    accepted = execute_trade(catalog, fair, farmer, hunter, trade_id=11, executed_at=RESOLVED)
+    failed = execute_trade(catalog, greedy, farmer, hunter, trade_id=12, executed_at=RESOLVED)
+    states = {
+        "offer_created": open_fair,
+        "offer_accepted": offers.settled(open_fair, Actor(ADDRESSEE), accepted, RESOLVED),
+        "offer_declined": offers.resolved(
+            open_fair, OfferAction.DECLINE, Actor(ADDRESSEE), RESOLVED
+        ),
+        "offer_cancelled": offers.resolved(open_fair, OfferAction.CANCEL, SERVER, RESOLVED),
+        "offer_expired": offers.expired(open_fair, RESOLVED),
+        "offer_failed": offers.settled(open_greedy, Actor(ADDRESSEE), failed, RESOLVED),
+    }
+    return {
+        kind: offer_event(catalog, offer, event_id=str(uuid.uuid4()))
+        for kind, offer in states.items()
+    }
+
+
+def _doc(catalog: Catalog, event_type: str) -> dict[str, Any]:
+    return decode_document(encode_event(offer_events(catalog)[event_type]))
+
+
+def test_the_contract_lists_exactly_the_offer_events_the_domain_builds(catalog: Catalog) -> None:
+    assert domain_events.OFFER_EVENT_TYPES == offers.OFFER_EVENT_TYPES
+    assert set(offers.OFFER_EVENT_TYPES) <= set(domain_events.EVENT_TYPES)
+    built = offer_events(catalog)
+    assert {e.event_type for e in built.values()} == set(offers.OFFER_EVENT_TYPES)
+    assert all(kind == event.event_type for kind, event in built.items())
+
+
+@pytest.mark.parametrize("event_type", offers.OFFER_EVENT_TYPES)
+def test_every_offer_event_conforms_to_its_closed_schema(catalog: Catalog, event_type: str) -> None:
+    doc = _doc(catalog, event_type)
+    assert contract_violations(doc) == []
+    schema = event_schema(event_type)
+    assert schema["additionalProperties"] is False
+    assert schema["properties"]["payload"]["additionalProperties"] is False
+    # Every payload field the domain writes is declared, and every required one written.
+    payload = schema["properties"]["payload"]
+    assert set(doc["payload"]) == set(payload["required"]) <= set(payload["properties"])
+
+
+def test_a_player_acting_and_a_server_key_acting_both_conform(catalog: Catalog) -> None:
+    built = offer_events(catalog)
+    assert built["offer_declined"].payload["actor_player_id"] == ADDRESSEE
+    assert built["offer_cancelled"].payload["actor_player_id"] is None  # the server
+    assert built["offer_expired"].payload["actor_player_id"] is None
+    for event in built.values():
+        assert contract_violations(decode_document(encode_event(event))) == []
+
+
+@pytest.mark.parametrize(
+    ("event_type", "path", "value"),
+    [
+        ("offer_created", ["payload", "status"], "accepted"),  # status must match the type
+        ("offer_created", ["payload", "trade_id"], 3),  # no trade on a new offer
+        ("offer_created", ["payload", "actor_player_id"], 2),
+        ("offer_created", ["payload", "player_1", "token"], "secret"),  # credentials leak
+        ("offer_created", ["payload", "expires_at"], "in ten minutes"),
+        ("offer_accepted", ["payload", "player_2", "gold"], -5),
+        ("offer_expired", ["payload", "actor_player_id"], 2),  # expiry is by no one
+        ("offer_failed", ["payload", "reason"], "because"),
+        ("offer_declined", ["payload", "offer_id"], "7"),
+    ],
+)
+def test_the_offer_contract_refuses_what_the_domain_never_writes(
+    catalog: Catalog, event_type: str, path: list[str], value: Any
+) -> None:
+    doc = _doc(catalog, event_type)
+    target = doc
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    assert contract_violations(doc)
+    with pytest.raises(MalformedEvent):
+        check_event(doc)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "field"),
+    [("offer_accepted", "trade_id"), ("offer_failed", "reason"), ("offer_declined", "status")],
+)
+def test_missing_offer_fields_are_violations(catalog: Catalog, event_type: str, field: str) -> None:
+    doc = _doc(catalog, event_type)
+    del doc["payload"][field]
+    assert any(field in problem for problem in contract_violations(doc))
