@@ -2,34 +2,72 @@
 
 Order of a cycle: poll the source -> buffer -> when the buffer is full (`flush_events`) or its
 oldest event is `flush_seconds` old (or, when draining, the source has nothing more) ->
-`LakeWriter.write` commits every table with the source positions inside the commits ->
-only then tell the source (`committed`). Positions live in the lake, not in the source, so
-a crash anywhere in the cycle loses nothing: the restart resumes from the lake's positions.
+`LakeWriter.stage` decodes the batch -> `LakeWriter.commit` commits every table with the
+source positions inside the commits -> only then tell the source (`committed`). Positions
+live in the lake, not in the source, so a crash anywhere in the cycle loses nothing: the
+restart resumes from the lake's positions.
+
+Pipelined: batch k commits on a background thread while this thread reads and stages batch
+k+1 (the Delta commits and Arrow's parser release the GIL). The order stays that of a plain
+loop: batch k+1 is submitted only after batch k's commits have all finished (a failed batch
+stops the pipeline before anything later is committed); staging, and with it the memory of
+event ids, stays on this thread, in batch order; a Kafka rebalance first waits for the batch
+in flight, so the handler sees the lake as this process left it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Collection
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from bazaar.lake.tables import TABLES
-from bazaar.lake.writer import BatchResult, Envelope, LakeWriter
+from bazaar.lake.writer import BatchResult, LakeWriter
 
 DEFAULT_FLUSH_SECONDS = 1.0
 DEFAULT_FLUSH_EVENTS = 50_000
+_IN_FLIGHT_POLL = 0.02  # poll timeout while a commit runs: its landing is noticed promptly
+
+
+@dataclass(slots=True)
+class Polled:
+    """Events as read, column-wise (event i = sources[i], positions[i], raws[i]): a batch
+    of 50,000 `Envelope` objects costs more to build than to read."""
+
+    sources: list[str] = field(default_factory=list)  # "outbox" or "kafka:TOPIC:PARTITION"
+    positions: list[int] = field(default_factory=list)  # increasing within a source
+    raws: list[bytes] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.raws)
+
+    def extend(self, more: Polled) -> None:
+        self.sources += more.sources
+        self.positions += more.positions
+        self.raws += more.raws
+
+    def without(self, sources: Collection[str]) -> Polled:
+        keep = [i for i, s in enumerate(self.sources) if s not in sources]
+        return Polled(
+            [self.sources[i] for i in keep],
+            [self.positions[i] for i in keep],
+            [self.raws[i] for i in keep],
+        )
 
 
 class EventSource(Protocol):
     """Where events come from: the store's outbox, or a Kafka topic."""
 
-    def start(self, writer: LakeWriter, discard: Callable[[Collection[str]], None]) -> None:
-        """Position the source after what the lake holds; `discard(sources)` drops buffered
-        events of sources this process no longer owns (a Kafka rebalance)."""
+    def start(self, writer: LakeWriter, rebalance: Callable[[Collection[str]], None]) -> None:
+        """Position the source after what the lake holds. Call `rebalance(sources)` first
+        thing in a rebalance handler (Kafka): it waits for the batch being committed, then
+        drops buffered events of `sources`, which this process no longer owns."""
 
-    def poll(self, max_events: int, timeout: float) -> list[Envelope]: ...
+    def poll(self, max_events: int, timeout: float) -> Polled: ...
 
     def caught_up(self) -> bool:
         """True when everything that existed when asked has been returned by `poll`."""
@@ -90,48 +128,94 @@ class Ingest:
         self.flush_seconds = flush_seconds
         self.on_flush = on_flush
         self.summary = IngestSummary()
-        self._buffer: list[Envelope] = []
+        self._buffer = Polled()
         self._oldest = 0.0
         self._started = time.monotonic()
+        self._committer: ThreadPoolExecutor | None = None
+        self._in_flight: tuple[Future[BatchResult], float] | None = None
 
-    def _discard(self, sources: Collection[str]) -> None:
-        self._buffer = [e for e in self._buffer if e.source not in sources]
+    def _rebalance(self, sources: Collection[str]) -> None:
+        self._settle()
+        if sources:
+            self._buffer = self._buffer.without(sources)
 
     def run(self, *, follow: bool = False, stop: threading.Event | None = None) -> IngestSummary:
         self._started = time.monotonic()
-        self.source.start(self.writer, self._discard)
-        while not (stop is not None and stop.is_set()):
-            if self._buffer:
-                wait = max(0.0, self._oldest + self.flush_seconds - time.monotonic())
-            else:
-                wait = 0.2
-            got = self.source.poll(self.flush_events - len(self._buffer), min(wait, 0.2))
-            if got:
-                if not self._buffer:
-                    self._oldest = time.monotonic()
-                self._buffer.extend(got)
-            drained = not follow and self.source.caught_up()
-            if self._buffer and (
-                len(self._buffer) >= self.flush_events
-                or time.monotonic() - self._oldest >= self.flush_seconds
-                or drained
-            ):
-                self.flush()
-            elif drained and not self._buffer:
-                break
-        self.flush()  # a graceful stop lands what is buffered
+        # One thread: a batch's commits start only once the previous batch's have finished.
+        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-ingest")
+        try:
+            self.source.start(self.writer, self._rebalance)
+            while not (stop is not None and stop.is_set()):
+                if self._buffer:
+                    wait = max(0.0, self._oldest + self.flush_seconds - time.monotonic())
+                else:
+                    wait = 0.2
+                if self._in_flight is not None:
+                    if self._in_flight[0].done():
+                        self._settle()
+                    else:
+                        wait = min(wait, _IN_FLIGHT_POLL)
+                got = self.source.poll(self.flush_events - len(self._buffer), min(wait, 0.2))
+                if got:
+                    if not self._buffer:
+                        self._oldest = time.monotonic()
+                    self._buffer.extend(got)
+                drained = not follow and self.source.caught_up()
+                if self._buffer and (
+                    len(self._buffer) >= self.flush_events
+                    or time.monotonic() - self._oldest >= self.flush_seconds
+                    or drained
+                ):
+                    self._flush_async()
+                elif drained and not self._buffer:
+                    break
+            self.flush()  # a graceful stop lands what is buffered
+        except BaseException:
+            # Never leave a commit running behind the caller's back. The error on its way
+            # is the one to report; the batch in flight may have failed for the same cause.
+            with contextlib.suppress(Exception):
+                self._settle()
+            raise
+        finally:
+            self._committer.shutdown(wait=True)
+            self._committer = None
         self.summary.seconds = time.monotonic() - self._started
         self.summary.lag = self.source.lag()
         return self.summary
 
     def flush(self) -> None:
+        """Land what is buffered, and wait until it (and anything in flight) has landed."""
+        self._flush_async()
+        self._settle()
+
+    def _flush_async(self) -> None:
         if not self._buffer:
             return
-        batch, self._buffer = self._buffer, []
+        batch, self._buffer = self._buffer, Polled()
         began = time.monotonic()
-        result = self.writer.write(batch)
+        # Staged here, while the previous batch may still be committing.
+        staged = self.writer.stage(batch.sources, batch.positions, batch.raws)
+        self._settle()
+        if self._committer is None:  # flush() outside run(): land it right here
+            self._in_flight = _done(self.writer.commit(staged)), began
+        else:
+            self._in_flight = self._committer.submit(self.writer.commit, staged), began
+
+    def _settle(self) -> None:
+        """Wait for the batch in flight; raise its failure; report its landing."""
+        if self._in_flight is None:
+            return
+        future, began = self._in_flight
+        self._in_flight = None
+        result = future.result()
         self.source.committed(result.positions)
         self.summary.add(result, time.monotonic() - began)
         self.summary.seconds = time.monotonic() - self._started
         if self.on_flush is not None:
             self.on_flush(self.summary)
+
+
+def _done(result: BatchResult) -> Future[BatchResult]:
+    future: Future[BatchResult] = Future()
+    future.set_result(result)
+    return future

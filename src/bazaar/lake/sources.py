@@ -11,7 +11,8 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from bazaar.domain.errors import BazaarError
-from bazaar.lake.writer import Envelope, LakeWriter
+from bazaar.lake.ingest import Polled
+from bazaar.lake.writer import LakeWriter
 from bazaar.store.base import Store
 
 OUTBOX_SOURCE = "outbox"
@@ -25,7 +26,7 @@ class SourceUnavailable(BazaarError):
 
 
 class OutboxSource:
-    """Reads `store.read_outbox(after=...)`; position = outbox seq."""
+    """Reads `store.read_outbox_bodies(after=...)`; position = outbox seq."""
 
     def __init__(
         self,
@@ -46,18 +47,17 @@ class OutboxSource:
         self._after = writer.resume_position(self.source_id) or 0
         self._target = self.store.outbox_head()  # what "drain what exists now" means
 
-    def poll(self, max_events: int, timeout: float) -> list[Envelope]:
+    def poll(self, max_events: int, timeout: float) -> Polled:
         deadline = time.monotonic() + timeout
         while True:
-            entries = self.store.read_outbox(self._after, min(self.read_limit, max_events))
-            if entries or time.monotonic() >= deadline:
+            rows = self.store.read_outbox_bodies(self._after, min(self.read_limit, max_events))
+            if rows or time.monotonic() >= deadline:
                 break
             time.sleep(min(self.idle_sleep, max(0.0, deadline - time.monotonic())))
-        if not entries:
-            return []
-        self._after = entries[-1].seq
-        sid = self.source_id
-        return [Envelope(sid, e.seq, bytes(e.body)) for e in entries]
+        if not rows:
+            return Polled()
+        self._after = rows[-1][0]
+        return Polled([self.source_id] * len(rows), [r[0] for r in rows], [r[1] for r in rows])
 
     def caught_up(self) -> bool:
         return self._after >= self._target
@@ -105,15 +105,16 @@ class KafkaSource:
         self.options = dict(options or {})
         self._consumer: Any = None
         self._writer: LakeWriter | None = None
-        self._discard: Callable[[Collection[str]], None] = lambda _: None
+        self._rebalance: Callable[[Collection[str]], None] = lambda _: None
         self._next: dict[int, int] = {}  # partition -> next offset to read
         self._eof: set[int] = set()
+        self._source_ids: dict[int, str] = {}
         self.assignments: list[list[int]] = []  # every assignment received, for reports
 
-    def start(self, writer: LakeWriter, discard: Callable[[Collection[str]], None]) -> None:
+    def start(self, writer: LakeWriter, rebalance: Callable[[Collection[str]], None]) -> None:
         from confluent_kafka import Consumer, KafkaException
 
-        self._writer, self._discard = writer, discard
+        self._writer, self._rebalance = writer, rebalance
         config: dict[str, Any] = {
             "bootstrap.servers": self.bootstrap,
             "group.id": self.group,
@@ -138,6 +139,7 @@ class KafkaSource:
         from confluent_kafka import OFFSET_BEGINNING
 
         assert self._writer is not None
+        self._rebalance(())  # the batch in flight lands first: positions below include it
         # Another member may have landed events of these partitions since we last looked.
         self._writer.reload_seen()
         for tp in partitions:
@@ -151,34 +153,40 @@ class KafkaSource:
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         # Buffered events of revoked partitions are dropped, not flushed: the next owner
         # re-reads them from the lake's positions, so nothing is lost and nothing doubled.
-        self._discard({kafka_source_id(self.topic, tp.partition) for tp in partitions})
+        self._rebalance({kafka_source_id(self.topic, tp.partition) for tp in partitions})
         for tp in partitions:
             self._next.pop(tp.partition, None)
             self._eof.discard(tp.partition)
         consumer.unassign()
 
-    def poll(self, max_events: int, timeout: float) -> list[Envelope]:
+    def poll(self, max_events: int, timeout: float) -> Polled:
         from confluent_kafka import KafkaError, KafkaException
 
         try:
-            messages = self._consumer.consume(min(max_events, 10_000), timeout)
+            messages = self._consumer.consume(min(max_events, 50_000), timeout)
         except KafkaException as exc:
             raise SourceUnavailable(f"consuming {self.topic}: {exc}") from exc
-        out = []
+        out = Polled()
+        sources, positions, raws = out.sources, out.positions, out.raws
+        ids, last, eof = self._source_ids, self._next, self._eof
         for m in messages:
             err = m.error()
             if err is not None:
                 if err.code() == KafkaError._PARTITION_EOF:
-                    self._eof.add(m.partition())
+                    eof.add(m.partition())
                     continue
                 if err.fatal():
                     raise SourceUnavailable(f"consuming {self.topic}: {err}")
                 continue  # transient: librdkafka retries by itself
-            partition = m.partition()
-            self._eof.discard(partition)
-            self._next[partition] = m.offset() + 1
-            value = m.value()
-            out.append(Envelope(kafka_source_id(m.topic(), partition), m.offset(), value or b""))
+            partition, offset = m.partition(), m.offset()
+            eof.discard(partition)
+            source = ids.get(partition)
+            if source is None:
+                source = ids[partition] = kafka_source_id(m.topic(), partition)
+            last[partition] = offset + 1
+            sources.append(source)
+            positions.append(offset)
+            raws.append(m.value() or b"")
         return out
 
     def caught_up(self) -> bool:

@@ -114,6 +114,11 @@ class Store(ABC):
     def read_outbox(self, after: int = 0, limit: int = 1000) -> list[OutboxEntry]:
         """Entries with seq > after, in seq order, at most `limit`."""
 
+    def read_outbox_bodies(self, after: int = 0, limit: int = 1000) -> list[tuple[int, bytes]]:
+        """(seq, body) of the entries `read_outbox` returns: what the lake ingest needs.
+        Adapters override it to skip building `OutboxEntry` objects (half of a read)."""
+        return [(e.seq, bytes(e.body)) for e in self.read_outbox(after, limit)]
+
     @abstractmethod
     def release_outbox(self, upto: int) -> int:
         """Drop entries with seq <= upto once every consumer has them; returns how many."""

@@ -267,6 +267,15 @@ class RedisStore(RedisOffers, Store):
             for entry_id, fields in rows
         ]
 
+    def read_outbox_bodies(self, after: int = 0, limit: int = 1000) -> list[tuple[int, bytes]]:
+        if limit <= 0:
+            return []
+        rows = self._call(
+            "read_outbox",
+            lambda: self.client.xrange(self._outbox, min=f"0-{after + 1}", count=limit),
+        )
+        return [(int(entry_id.split(b"-", 1)[1]), fields[b"body"]) for entry_id, fields in rows]
+
     def outbox_head(self) -> int:
         last = self._call("outbox_head", lambda: self.client.get(self._key("seq", "outbox")))
         return int(last) if last else 0

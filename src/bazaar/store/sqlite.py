@@ -377,6 +377,11 @@ class SQLiteStore(SQLiteOffers, Store):
         )
         return [OutboxEntry(*r) for r in rows]
 
+    def read_outbox_bodies(self, after: int = 0, limit: int = 1000) -> list[tuple[int, bytes]]:
+        return self._read(
+            "SELECT seq, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
+        )
+
     def outbox_head(self) -> int:
         rows = self._read("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'")
         return int(rows[0][0]) if rows else 0
