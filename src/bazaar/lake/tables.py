@@ -22,6 +22,7 @@ import orjson
 import pyarrow as pa
 
 from bazaar.domain.events import PLAYER_CREATED, TRADE_ACCEPTED, TRADE_REJECTED
+from bazaar.domain.offers import OFFER_EVENT_TYPES
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -31,6 +32,7 @@ TRADE_ITEMS = "trade_items"
 REJECTED_TRADES = "rejected_trades"
 PLAYER_STATES = "player_states"
 HOLDINGS = "holdings"
+OFFERS = "offers"
 DEAD_LETTERS = "dead_letters"
 
 
@@ -117,6 +119,32 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("event_id", _S, False),
         ("event_date", _S, False),
     ),
+    # One row per offer event (every status change of an offer); the trade an accept ran
+    # lands through its own trade_* event in `trades` / `rejected_trades`.
+    OFFERS: _schema(
+        ("offer_id", _I, False),
+        ("event_type", _S, False),
+        ("status", _S, False),
+        ("at", _T, False),
+        ("created_at", _T, False),
+        ("expires_at", _T, False),
+        ("from_player_id", _I, False),
+        ("to_player_id", _I, False),
+        ("from_gold", _I, False),
+        ("to_gold", _I, False),
+        ("from_items_value", _I, True),
+        ("to_items_value", _I, True),
+        ("from_items", _S, False),
+        ("to_items", _S, False),
+        ("actor_player_id", _I, True),
+        ("trade_id", _I, True),
+        ("reason", _S, True),
+        ("detail", _S, True),
+        ("event_id", _S, False),
+        ("event_date", _S, False),
+        ("source", _S, False),
+        ("position", _I, False),
+    ),
     DEAD_LETTERS: _schema(
         ("received_at", _T, False),
         ("source", _S, False),
@@ -128,7 +156,7 @@ SCHEMAS: dict[str, pa.Schema] = {
 }
 TABLES: tuple[str, ...] = tuple(SCHEMAS)
 # Every valid event has exactly one row in exactly one of these: the duplicate filter's memory.
-PRIMARY_TABLES = (PLAYERS, TRADES, REJECTED_TRADES)
+PRIMARY_TABLES = (PLAYERS, TRADES, REJECTED_TRADES, OFFERS)
 PARTITION_COLUMN = "event_date"
 
 Row = tuple[Any, ...]
@@ -249,6 +277,8 @@ def event_rows(raw: bytes, source: str, position: int) -> EventRows:
         _trade_accepted(payload, at, out, source, position)
     elif event_type == TRADE_REJECTED:
         _trade_rejected(payload, at, out, source, position)
+    elif event_type in OFFER_EVENT_TYPES:
+        _offer_event(event_type, payload, at, out, source, position)
     else:
         raise InvalidEvent(f"envelope.event_type: unknown type {event_type[:40]!r}")
     return out
@@ -361,6 +391,87 @@ def _trade_rejected(p: dict[str, Any], at: int, out: EventRows, source: str, pos
             _int(two, "player_id", "payload.player_2"),
             _int(one, "gold", "payload.player_1"),
             _int(two, "gold", "payload.player_2"),
+            out.event_id,
+            out.event_date,
+            source,
+            pos,
+        )
+    ]
+
+
+# The status each offer event moves its offer to, and what it must carry beyond the common
+# fields: the strict decoder refuses an event whose status contradicts its type.
+_OFFER_STATUS = {
+    "offer_created": "open",
+    "offer_accepted": "accepted",
+    "offer_declined": "declined",
+    "offer_cancelled": "cancelled",
+    "offer_expired": "expired",
+    "offer_failed": "failed",
+}
+assert set(_OFFER_STATUS) == set(OFFER_EVENT_TYPES)
+
+
+def _optional(doc: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
+    value = doc.get(key)
+    if value is not None and type(value) is not kind:
+        raise InvalidEvent(f"{where}.{key}: expected {kind.__name__} or null, got {value!r:.40}")
+    return value
+
+
+def _offered(side: dict[str, Any], where: str) -> tuple[int, int, int | None, str]:
+    """(player id, gold, items value or None when a line's value is unknown, the item lines
+    as compact JSON) of one side of an offer."""
+    lines, value = [], 0
+    known = True
+    for x in _list(side, "items", where):
+        line = _element(x, where)
+        item_id, quantity = _int(line, "item_id", where), _int(line, "quantity", where)
+        unit = _optional(line, "value", int, where)
+        if unit is None:
+            known = False
+        else:
+            value += quantity * unit
+        lines.append({"item_id": item_id, "quantity": quantity, "value": unit})
+    text = orjson.dumps(lines).decode()
+    return _int(side, "player_id", where), _int(side, "gold", where), value if known else None, text
+
+
+def _offer_event(
+    kind: str, p: dict[str, Any], at: int, out: EventRows, source: str, pos: int
+) -> None:
+    w = "payload"
+    status = _str(p, "status", w)
+    if status != _OFFER_STATUS[kind]:
+        raise InvalidEvent(f"{w}.status: {status[:20]!r} contradicts event_type {kind}")
+    from_id, from_gold, from_value, from_items = _offered(_obj(p, "player_1", w), f"{w}.player_1")
+    to_id, to_gold, to_value, to_items = _offered(_obj(p, "player_2", w), f"{w}.player_2")
+    trade_id = _optional(p, "trade_id", int, w)
+    if kind in ("offer_accepted", "offer_failed") and trade_id is None:
+        raise InvalidEvent(f"{w}.trade_id: required on {kind}")
+    reason = _optional(p, "reason", str, w)
+    if kind == "offer_failed" and reason is None:
+        raise InvalidEvent(f"{w}.reason: required on {kind}")
+    out.rows[OFFERS] = [
+        (
+            _int(p, "offer_id", w),
+            kind,
+            status,
+            at,
+            _instant(p.get("created_at"), f"{w}.created_at")[0],
+            _instant(p.get("expires_at"), f"{w}.expires_at")[0],
+            from_id,
+            to_id,
+            from_gold,
+            to_gold,
+            from_value,
+            to_value,
+            from_items,
+            to_items,
+            _optional(p, "actor_player_id", int, w),
+            trade_id,
+            reason,
+            _optional(p, "detail", str, w),
             out.event_id,
             out.event_date,
             source,
