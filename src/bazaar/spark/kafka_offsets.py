@@ -27,6 +27,7 @@ _PROBE_SETTINGS: dict[str, Any] = {
     "enable.partition.eof": True,
     "enable.auto.commit": False,
     "queued.min.messages": 1,
+    "fetch.queue.backoff.ms": 1,  # else a full queue (1 message) delays the next probe by 1 s
     "max.partition.fetch.bytes": 65_536,
     "fetch.wait.max.ms": 10,
     "log_level": 3,
