@@ -15,7 +15,13 @@ from typing import Any
 
 import pytest
 
-from bazaar.analytics.engines import Engine, open_engine, stop_spark
+from bazaar.analytics.engines import (
+    LAKE_TABLES,
+    DuckDBEngine,
+    Engine,
+    open_engine,
+    stop_spark,
+)
 from bazaar.analytics.questions import AskOptions, ask, parse_at
 from bazaar.bootstrap import open_store
 from bazaar.domain.catalog import load_catalog
@@ -230,6 +236,22 @@ def test_clean_run_q3_q4_match_the_store_history_and_engines_agree(economy: Econ
     assert all(not found for found in _flagged(duck["exploits"]).values())
     assert duck["exploits"]["conservation"]["conserved"] is True
     assert _normalised(answers["spark"]) == _normalised(duck)
+
+
+def test_duckdb_native_parquet_answers_as_the_arrow_dataset_does(economy: Economy) -> None:
+    """DuckDB reads a local lake's Parquet files itself (partition values from the paths);
+    every answer, ever and as of a moment mid-run, equals the Arrow dataset's."""
+    middle = AskOptions(at=parse_at(economy.states[len(economy.states) // 2][3]))
+    answers = []
+    for native in (True, False):
+        engine = DuckDBEngine(economy.lake, native_parquet=native)
+        try:
+            assert engine.native_tables == (set(LAKE_TABLES) if native else set())
+            answers.append((ask(engine, ["all"]), ask(engine, ["all"], middle)))
+        finally:
+            engine.close()
+    assert answers[0] == answers[1]
+    assert answers[0][1]["q1"]["trades"] < economy.accepted
 
 
 def _normalised(value: Any) -> Any:

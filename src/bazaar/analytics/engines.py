@@ -2,13 +2,16 @@
 
 Both see the same relations: the lake's Delta tables (docs/LAKE.md) at the version current
 when the engine opened, plus `items` from the catalog. Both run in UTC. Neither needs a
-Delta extension: DuckDB scans the snapshot's Arrow dataset, Spark reads the snapshot's
-Parquet files (valid while tables use neither deletion vectors nor column mapping, which
-our writer never enables). A table the lake does not have yet reads as empty.
+Delta extension: both read the snapshot's Parquet files (valid while tables use neither
+deletion vectors nor column mapping, which our writer never enables). DuckDB reads them
+natively when the lake is local and the table's protocol allows it (about 2x faster than
+scanning an Arrow dataset through Python on heavy scans) and falls back to the snapshot's
+Arrow dataset otherwise. A table the lake does not have yet reads as empty.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -78,22 +81,77 @@ def _lake_root(lake: str | Path) -> str:
     return str(path.resolve())
 
 
+# Reader features that leave a Delta table's Parquet files meaning what they say (no
+# deletion vectors to apply, no column renames, no widened types).
+_PLAIN_READER_FEATURES = frozenset({"timestampNtz", "v2Checkpoint", "vacuumProtocolCheck"})
+
+
+def _plain_parquet(delta: Any) -> bool:
+    """Whether reading the snapshot's files as plain Parquet gives exactly its rows."""
+    protocol = delta.protocol()
+    if protocol.min_reader_version >= 3:
+        features = set(protocol.reader_features or ())
+        if not features <= _PLAIN_READER_FEATURES:
+            return False
+    mapping = delta.metadata().configuration.get("delta.columnMapping.mode", "none")
+    return mapping in (None, "none")
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _native_parquet_view(delta: Any, root: str) -> str | None:
+    """A DuckDB SELECT over the snapshot's Parquet files, or None when the Arrow dataset must
+    be used instead: a remote lake (no httpfs extension here), a protocol feature plain
+    Parquet cannot honour, or partition values not spelled in the file paths (Delta keeps
+    them in the log; DuckDB reads them from `col=value/` directories)."""
+    if "://" in root or not _plain_parquet(delta):
+        return None
+    partitions: list[str] = list(delta.metadata().partition_columns)
+    actions = pa.table(delta.get_add_actions(flatten=True))
+    if actions.num_rows == 0:
+        return None
+    paths = actions.column("path").to_pylist()
+    for column in partitions:
+        values = actions.column(f"partition.{column}").to_pylist()
+        for path, value in zip(paths, values, strict=True):
+            if value is None or f"{column}={value}" not in path.split("/")[:-1]:
+                return None
+    names = delta.to_pyarrow_dataset().schema.names
+    files = ", ".join(_sql_text(uri) for uri in delta.file_uris())
+    hive = ", ".join(f"{_sql_text(c)}: 'VARCHAR'" for c in partitions)
+    options = f", hive_partitioning = true, hive_types = {{{hive}}}" if partitions else ""
+    columns = ", ".join(f'"{n}"' for n in names)
+    return f"SELECT {columns} FROM read_parquet([{files}]{options})"
+
+
 class DuckDBEngine:
     name = "duckdb"
 
-    def __init__(self, lake: str | Path, catalog: Catalog | None = None) -> None:
+    def __init__(
+        self, lake: str | Path, catalog: Catalog | None = None, *, native_parquet: bool = True
+    ) -> None:
         import duckdb
 
         root = _lake_root(lake)
         self._con = duckdb.connect()
         self._con.execute("SET TimeZone = 'UTC'")
+        self._con.execute(f"SET threads = {os.cpu_count() or 1}")
         for macro in _DUCKDB_MACROS:
             self._con.execute(macro)
         self._error = duckdb.Error
+        self.native_tables: set[str] = set()  # read as Parquet files, not an Arrow dataset
         for table in LAKE_TABLES:
             delta = _open_delta(root, table)
-            source = delta.to_pyarrow_dataset() if delta is not None else _empty(table)
-            self._con.register(table, source)
+            view = _native_parquet_view(delta, root) if native_parquet and delta else None
+            if delta is None:
+                self._con.register(table, _empty(table))
+            elif view is not None:
+                self._con.execute(f"CREATE VIEW {table} AS {view}")
+                self.native_tables.add(table)
+            else:
+                self._con.register(table, delta.to_pyarrow_dataset())
         self._con.register("items", items_table(catalog or load_catalog()))
 
     def query(self, sql: str) -> pa.Table:

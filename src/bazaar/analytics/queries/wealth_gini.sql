@@ -2,8 +2,10 @@
 -- moments from the first player state to the last one at or before $at.
 -- Each player's standing at moment k is its latest state at or before it: states are first
 -- reduced to the last one per (player, bucket), so the per-moment work is players x buckets,
--- not one row per state. (floor, not CAST, turns doubles into integers: DuckDB's CAST
--- rounds where Spark's truncates.) Gini = sum((2i - n - 1) * x_i) / (n * sum(x)), x ascending.
+-- not one row per state; a player's bucket row then stands for every moment up to its next
+-- bucket (lead), which yields each (moment, player) once without a second aggregation.
+-- (floor, not CAST, turns doubles into integers: DuckDB's CAST rounds where Spark's
+-- truncates.) Gini = sum((2i - n - 1) * x_i) / (n * sum(x)), x ascending.
 WITH states AS (
   SELECT s.player_id, s.version, unix_micros(s.at) AS t, s.gold, s.items_value
   FROM player_states s WHERE s.at <= $at
@@ -23,12 +25,15 @@ per_bucket AS (
   FROM states s CROSS JOIN bounds b
   GROUP BY 1, 2
 ),
+spans AS (
+  SELECT player_id, bucket, gold, items_value,
+         coalesce(lead(bucket) OVER (PARTITION BY player_id ORDER BY bucket), $buckets + 1)
+           AS next_bucket
+  FROM per_bucket
+),
 standing AS (
-  SELECT m.k, p.player_id,
-         max_by(p.gold, p.bucket) AS gold,
-         max_by(p.items_value, p.bucket) AS items_value
-  FROM per_bucket p JOIN moments m ON p.bucket <= m.k
-  GROUP BY m.k, p.player_id
+  SELECT m.k, s.player_id, s.gold, s.items_value
+  FROM spans s JOIN moments m ON m.k >= s.bucket AND m.k < s.next_bucket
 ),
 ranked AS (
   SELECT k, CAST(gold AS DOUBLE) AS gold, CAST(items_value AS DOUBLE) AS items_value,
