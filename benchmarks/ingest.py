@@ -31,7 +31,7 @@ from deltalake import DeltaTable
 from bazaar.domain.catalog import load_catalog
 from bazaar.domain.model import ItemLine, NewPlayer, TradeRequest, TradeSide
 from bazaar.domain.trading import Accepted
-from bazaar.lake.ingest import Ingest
+from bazaar.lake.ingest import Ingest, Polled
 from bazaar.lake.sources import KafkaSource, OutboxSource
 from bazaar.lake.writer import LakeWriter
 from bazaar.store.sqlite import SQLiteStore
@@ -71,7 +71,7 @@ def build_outbox(path: Path, events: int) -> list[tuple[str, bytes]]:
         trader.trade()
     real = store.read_outbox(0, 1_000_000)
     rows = [(e.key, bytes(e.body)) for e in real]
-    copies = []
+    copies: list[tuple[str, bytes]] = []
     while len(rows) + len(copies) < events:
         e = real[len(copies) % len(real)]
         fresh = str(uuid.uuid4())
@@ -122,7 +122,7 @@ def kafka_rate(bootstrap: str, topic: str, lake: Path) -> float:
     first: list[float] = []
     real_poll = source.poll
 
-    def poll(max_events: int, timeout: float) -> list:  # type: ignore[type-arg]
+    def poll(max_events: int, timeout: float) -> Polled:
         got = real_poll(max_events, timeout)
         if got and not first:
             first.append(time.monotonic())
@@ -138,7 +138,7 @@ def kafka_rate(bootstrap: str, topic: str, lake: Path) -> float:
 
 def publish(bootstrap: str, topic: str, rows: list[tuple[str, bytes]]) -> None:
     from confluent_kafka import Producer
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
     for f in admin.create_topics([NewTopic(topic, 3, 1)]).values():

@@ -37,6 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -293,7 +294,11 @@ class LakeWriter:
         result: BatchResult,
     ) -> tuple[_Staged, dict[str, int]]:
         codes: dict[str, int] = {}
-        source_of = [codes.setdefault(s, len(codes)) for s in sources]
+        if len(set(sources)) == 1:  # the outbox, or one Kafka partition
+            codes[sources[0]] = 0
+            source_of = [0] * len(sources)
+        else:
+            source_of = [codes.setdefault(s, len(codes)) for s in sources]
         names = list(codes)
         tops = dict.fromkeys(names, -1)
         for code, pos in zip(source_of, positions, strict=True):
@@ -302,6 +307,48 @@ class LakeWriter:
         decoded = decode_batch(raws, sources, positions, received)
         result.dead_letters = decoded.dead_letters
         lands = [True] * len(raws)
+        if not self._first_seen(sources, positions, decoded):
+            self._dedupe(sources, positions, decoded, lands, result)
+        staged = _Staged(
+            decoded,
+            lands,
+            pa.array(source_of, pa.int32()),
+            pa.array(positions, pa.int64()),
+            names,
+        )
+        return staged, tops
+
+    def _first_seen(
+        self, sources: Sequence[str], positions: Sequence[int], decoded: DecodedBatch
+    ) -> bool:
+        """The usual batch, recorded in C-level passes: every event decoded, one event
+        date, every event id new (to the memory and within the batch). False: nothing
+        recorded, take `_dedupe`."""
+        ids, days = decoded.event_ids, decoded.event_dates
+        if not ids or decoded.dead_letters or None in ids or days.count(days[0]) != len(days):
+            return False
+        day_name = days[0]
+        assert day_name is not None  # decoded: not a dead letter
+        day = self._seen.get(day_name)
+        if day is None:
+            day = self._seen[day_name] = {}
+            self._evict(max(self._seen))
+        first = zip(sources, positions, strict=True)
+        batch = dict(zip(cast(list[str], ids), first, strict=True))  # no None: checked above
+        if len(batch) != len(ids) or not day.keys().isdisjoint(batch):
+            return False
+        day.update(batch)
+        return True
+
+    def _dedupe(
+        self,
+        sources: Sequence[str],
+        positions: Sequence[int],
+        decoded: DecodedBatch,
+        lands: list[bool],
+        result: BatchResult,
+    ) -> None:
+        """Per event: the first (source, position) to carry its id lands; others don't."""
         seen = self._seen
         for i, (event_id, day_name) in enumerate(
             zip(decoded.event_ids, decoded.event_dates, strict=True)
@@ -316,14 +363,6 @@ class LakeWriter:
             if day.setdefault(event_id, here) != here:
                 lands[i] = False
                 result.duplicates += 1
-        staged = _Staged(
-            decoded,
-            lands,
-            pa.array(source_of, pa.int32()),
-            pa.array(positions, pa.int64()),
-            names,
-        )
-        return staged, tops
 
     def _commit(
         self, table: str, events: Sequence[tuple[str, int, list[Row]]], tops: Mapping[str, int]
