@@ -22,14 +22,16 @@ from bazaar.domain.offers import OFFER_EVENT_TYPES, SERVER, Actor, OfferAction, 
 from bazaar.lake.follower import lake_position
 from bazaar.lake.tables import OFFERS, PRIMARY_TABLES
 from bazaar.lake.writer import LakeWriter
+from bazaar.store.base import Store
 from bazaar.store.sqlite import SQLiteStore
+from bazaar.stream.contract import contract_violations
 from tests.integration.test_lake_ingest import Trader, ingest, outbox, read_table
 
 FOOD, MILK = 5, 6  # a farmer starts with 500 Food Packages, 399 Milk and 500 gold
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _farmers(store: SQLiteStore, n: int) -> list[int]:
+def _farmers(store: Store, n: int) -> list[int]:
     return [store.create_player(NewPlayer("farmer")).player_id for _ in range(n)]
 
 
@@ -39,7 +41,7 @@ def _food_for_gold(creator: int, addressee: int, food: int = 3, gold: int = 20) 
     )
 
 
-def make_offers(store: SQLiteStore) -> None:
+def make_offers(store: Store) -> None:
     """Every offer outcome at least once: accepted, declined, cancelled (by the creator and
     by a server key), expired, failed; some offers still open."""
     a, b, c = _farmers(store, 3)
@@ -118,13 +120,21 @@ def assert_lake_holds_every_event_once(lake: Path, docs: list[dict[str, Any]]) -
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SQLiteStore:
+def sqlite_store(tmp_path: Path) -> SQLiteStore:
     return SQLiteStore(tmp_path / "bazaar.db", load_catalog())
 
 
+def test_every_store_writes_offer_events_that_conform_to_the_contract(store: Store) -> None:
+    make_offers(store)
+    docs = outbox(store)
+    assert set(OFFER_EVENT_TYPES) <= {d["event_type"] for d in docs}
+    assert [(d["event_type"], contract_violations(d)) for d in docs if contract_violations(d)] == []
+
+
 def test_every_offer_event_lands_in_offers_and_its_trade_in_trades(
-    store: SQLiteStore, tmp_path: Path
+    sqlite_store: SQLiteStore, tmp_path: Path
 ) -> None:
+    store = sqlite_store
     lake, url = tmp_path / "lake", f"sqlite:///{store.path}"
     make_offers(store)
     assert ingest(url, lake) == 0
@@ -154,8 +164,9 @@ def test_every_offer_event_lands_in_offers_and_its_trade_in_trades(
 
 
 def test_a_lake_from_before_offers_gains_their_history_without_doubling_the_rest(
-    store: SQLiteStore, tmp_path: Path
+    sqlite_store: SQLiteStore, tmp_path: Path
 ) -> None:
+    store = sqlite_store
     """A lake written before the `offers` table existed resumes from the start of the source
     for that table alone: every other table already holds those positions and takes
     nothing, `offers` takes every offer event, including those from before it existed."""
