@@ -43,7 +43,7 @@ class OutboxSource:
         self._after = 0
         self._target = 0
 
-    def start(self, writer: LakeWriter, discard: Callable[[Collection[str]], None]) -> None:
+    def start(self, writer: LakeWriter, rebalance: Callable[[Collection[str]], None]) -> None:
         self._after = writer.resume_position(self.source_id) or 0
         self._target = self.store.outbox_head()  # what "drain what exists now" means
 
