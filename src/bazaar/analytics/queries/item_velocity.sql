@@ -11,10 +11,21 @@ supply AS (
   JOIN created_states c ON c.player_id = h.player_id AND c.version = h.version
   GROUP BY h.item_id
 ),
-moved AS (
-  SELECT item_id, sum(quantity) AS units, count(DISTINCT trade_id) AS trades
-  FROM trade_items WHERE executed_at <= $at
+lines AS (
+  SELECT trade_id, item_id, quantity FROM trade_items WHERE executed_at <= $at
+),
+-- Trades per item counted once, as in q2: only trades of several item lines can carry an
+-- item twice (once per side), so only their lines need a distinct count.
+repeats AS (
+  SELECT item_id, count(*) - count(DISTINCT trade_id) AS repeats
+  FROM lines
+  WHERE trade_id IN (SELECT trade_id FROM trades WHERE item_lines > 1 AND executed_at <= $at)
   GROUP BY item_id
+),
+moved AS (
+  SELECT l.item_id, l.units, l.lines - coalesce(r.repeats, 0) AS trades
+  FROM (SELECT item_id, sum(quantity) AS units, count(*) AS lines FROM lines GROUP BY item_id) l
+  LEFT JOIN repeats r ON r.item_id = l.item_id
 ),
 known AS (
   SELECT item_id FROM supply UNION SELECT item_id FROM moved
