@@ -40,7 +40,8 @@ def test_a_failed_batch_stops_the_pipeline_and_a_restart_lands_everything_once(
     seqs = [seq for seq, _ in store.read_outbox_bodies(0, 10_000)]
     lake = tmp_path / "lake"
 
-    with FailingOnce(lake, fail_at=2) as writer:
+    writer = FailingOnce(lake, fail_at=2)
+    with writer:
         ingest = Ingest(OutboxSource(store), writer, flush_events=100, flush_seconds=60)
         with pytest.raises(LakeUnavailable):
             ingest.run()
