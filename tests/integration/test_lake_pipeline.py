@@ -51,8 +51,8 @@ def test_a_failed_batch_stops_the_pipeline_and_a_restart_lands_everything_once(
         assert set(writer.table_versions(OUTBOX_SOURCE).values()) == {seqs[99]}
         assert ingest.summary.events == 100
 
-    with LakeWriter(lake) as writer:
-        summary = Ingest(OutboxSource(store), writer, flush_events=100).run()
+    with LakeWriter(lake) as again:
+        summary = Ingest(OutboxSource(store), again, flush_events=100).run()
     assert summary.events == len(docs) - 100
     assert_lake_equals_outbox(lake, docs)
     store.close()
