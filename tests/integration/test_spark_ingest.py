@@ -36,8 +36,6 @@ from bazaar.store.sqlite import SQLiteStore
 from tests.integration.test_lake_ingest import Trader, assert_lake_equals_outbox, outbox, read_table
 from tests.integration.test_lake_kafka import make_topic, publish, relay
 
-pytest.importorskip("pyspark")
-
 pytestmark = pytest.mark.slow
 
 # Differ by design between two ingests of the same events: when a dead letter was received.
