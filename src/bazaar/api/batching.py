@@ -23,21 +23,30 @@ _Pending = tuple[TradeRequest, Idempotency | None, "asyncio.Future[TradeOutcome]
 
 class TradeBatcher:
     def __init__(self, store: Store, max_batch: int = MAX_BATCH) -> None:
+        in_flight = store.batches_in_flight
         self._store = store
         self._max_batch = max_batch
+        self._in_flight = in_flight
         self._queue: list[_Pending] = []
-        self._draining = False
-        self._task: asyncio.Task[None] | None = None
-        # One thread: the store sees one writer per process, and batches keep their order.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bazaar-store")
+        self._draining = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        # A store served over the network (Redis) takes two batches in flight: while it runs
+        # one script, this process sends the next and renders the previous answers. The store
+        # still serialises them, each batch one atomic step after the other. SQLite writes
+        # in-process under one lock, where a second batch would only wait (and cost a thread).
+        self._executor = ThreadPoolExecutor(
+            max_workers=in_flight, thread_name_prefix="bazaar-store"
+        )
 
     async def execute(self, request: TradeRequest, idempotency: Idempotency | None) -> TradeOutcome:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[TradeOutcome] = loop.create_future()
         self._queue.append((request, idempotency, future))
-        if not self._draining:
-            self._draining = True
-            self._task = loop.create_task(self._drain())
+        if self._draining < self._in_flight:
+            self._draining += 1
+            task = loop.create_task(self._drain())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return await future
 
     async def _drain(self) -> None:
@@ -68,7 +77,7 @@ class TradeBatcher:
                     else:
                         future.set_result(result)
         finally:
-            self._draining = False
+            self._draining -= 1
 
     def close(self) -> None:
         self._executor.shutdown(wait=False)

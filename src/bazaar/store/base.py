@@ -76,6 +76,8 @@ class Store(ABC):
     """A player store with a transactional outbox."""
 
     catalog: Catalog
+    # How many execute_trades batches one API process may have in flight (api/batching.py).
+    batches_in_flight: int = 1
 
     @abstractmethod
     def create_player(

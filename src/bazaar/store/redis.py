@@ -99,6 +99,8 @@ def _state(player_id: int, raw: dict[bytes, bytes]) -> PlayerState:
 
 
 class RedisStore(RedisOffers, Store):
+    batches_in_flight = 2  # overlap this process's work with the script (api/batching.py)
+
     def __init__(self, client: redis.Redis, catalog: Catalog, *, prefix: str = PREFIX) -> None:
         self.catalog = catalog
         self.client = client
