@@ -12,9 +12,10 @@ from rich.table import Table
 from bazaar.analytics.questions import QUESTIONS, Json
 
 
-def _cell(value: Json) -> str:
+def format_value(value: Json, missing: str = "-") -> str:
+    """One way to show an answer's value, in the terminal and in the HTML report."""
     if value is None:
-        return "-"
+        return missing
     if isinstance(value, float):
         return f"{value:,.4f}" if abs(value) < 1000 else f"{value:,.0f}"
     if isinstance(value, int) and not isinstance(value, bool):
@@ -32,7 +33,7 @@ def record_table(title: str, record: Mapping[str, Json] | None) -> Table:
         table.add_row("(no data)", "")
     else:
         for key, value in record.items():
-            table.add_row(key, _cell(value))
+            table.add_row(key, format_value(value))
     return table
 
 
@@ -42,7 +43,7 @@ def rows_table(title: str, found: Sequence[Mapping[str, Json]]) -> Table:
     for column in columns:
         table.add_column(column, justify="left" if column in ("name", "username") else "right")
     for row in found:
-        table.add_row(*(_cell(row.get(c)) for c in columns))
+        table.add_row(*(format_value(row.get(c)) for c in columns))
     return table
 
 
@@ -54,7 +55,7 @@ def suspects_table(title: str, detector: Mapping[str, Any]) -> Table:
         table.add_column(column, overflow="fold")
     for suspect in detector["suspects"]:
         table.add_row(
-            str(suspect["player_id"]), str(suspect["username"]), _cell(suspect["evidence"])
+            str(suspect["player_id"]), str(suspect["username"]), format_value(suspect["evidence"])
         )
     if not detector["suspects"]:
         table.add_row("-", "no suspects", "")

@@ -3,13 +3,13 @@ no network) with every question, insight and exploit detector."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
 from bazaar.analytics.questions import QUESTIONS, Json
+from bazaar.analytics.render import format_value
 
 _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2330}
@@ -25,15 +25,7 @@ _PALETTE = ("#3b6fd8", "#e07b39", "#2a9d8f", "#b42318")
 
 
 def _fmt(value: Json) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:,.4f}" if abs(value) < 1000 else f"{value:,.0f}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    if isinstance(value, dict | list):
-        return json.dumps(value)
-    return str(value)
+    return format_value(value, missing="–")
 
 
 def table(found: Sequence[Mapping[str, Json]], columns: Sequence[str] | None = None) -> str:

@@ -6,7 +6,10 @@ import argparse
 import signal
 import threading
 import time
+from collections.abc import Mapping
 from types import FrameType
+
+from rich.table import Table
 
 from bazaar.cli.common import add_command, console, fail, out
 from bazaar.config import DEFAULT_DATA_DIR, Settings
@@ -172,18 +175,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_summary(summary: object, root: str) -> None:
-    from rich.table import Table
+def rows_written_table(title: str, rows: Mapping[str, int]) -> Table:
+    """Rows an ingest wrote per lake table (the Python and the Spark ingest print it)."""
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("table")
+    table.add_column("rows written", justify="right")
+    for name, count in rows.items():
+        table.add_row(name, f"{count:,}")
+    return table
 
+
+def print_summary(summary: object, root: str) -> None:
     from bazaar.lake.ingest import IngestSummary
 
     assert isinstance(summary, IngestSummary)
-    table = Table(title=f"ingest into {root}", show_header=True, header_style="bold")
-    table.add_column("table")
-    table.add_column("rows written", justify="right")
-    for name, rows in summary.rows.items():
-        table.add_row(name, f"{rows:,}")
-    out.print(table)
+    out.print(rows_written_table(f"ingest into {root}", summary.rows))
     lag = "unknown" if summary.lag is None else f"{summary.lag:,}"
     out.print(
         f"events read {summary.events:,} in {summary.seconds:.2f} s "

@@ -123,17 +123,11 @@ def run_spark(args: argparse.Namespace) -> int:
 
 
 def print_spark_summary(summary: object, root: str) -> None:
-    from rich.table import Table
-
+    from bazaar.cli.ingest import rows_written_table
     from bazaar.lake.spark_ingest import SparkIngestSummary
 
     assert isinstance(summary, SparkIngestSummary)
-    table = Table(title=f"spark ingest into {root}", show_header=True, header_style="bold")
-    table.add_column("table")
-    table.add_column("rows written", justify="right")
-    for name, rows in summary.rows.items():
-        table.add_row(name, f"{rows:,}")
-    out.print(table)
+    out.print(rows_written_table(f"spark ingest into {root}", summary.rows))
     out.print(
         f"events read {summary.events:,} in {summary.seconds:.2f} s "
         f"({summary.events_per_second:,.0f}/s, Spark start-up included); "

@@ -92,6 +92,16 @@ CREATE TABLE IF NOT EXISTS meta (
 
 _PURGE_EVERY = 2048
 
+_OUTBOX_INSERT = (
+    "INSERT INTO outbox (event_id, event_type, occurred_at, key, body) VALUES (?, ?, ?, ?, ?)"
+)
+
+
+def _outbox_row(event: Event) -> tuple[str, str, str, str, bytes]:
+    """The outbox row of an event; `body` is exactly what relay and ingest will read."""
+    body = orjson.dumps(event.to_document())
+    return (event.event_id, event.event_type, event.occurred_at, event.key, body)
+
 
 def sqlite_path(url: str) -> Path:
     """`sqlite:///relative.db` or `sqlite:////absolute.db` (SQLAlchemy's convention)."""
@@ -218,17 +228,7 @@ class SQLiteStore(SQLiteOffers, Store):
         return next_instant(datetime.now(UTC), self._last_instant(db))
 
     def _append(self, db: sqlite3.Connection, event: Event) -> None:
-        db.execute(
-            "INSERT INTO outbox (event_id, event_type, occurred_at, key, body)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (
-                event.event_id,
-                event.event_type,
-                event.occurred_at,
-                event.key,
-                orjson.dumps(event.to_document()),
-            ),
-        )
+        db.execute(_OUTBOX_INSERT, _outbox_row(event))
 
     def _claimed(self, db: sqlite3.Connection, idem: Idempotency | None) -> bytes | None:
         """The stored result for a key seen before with the same body, else None."""
@@ -481,10 +481,7 @@ class _TradeBatch:
         self, outcome: TradeOutcome, document: bytes, event: Event, idem: Idempotency | None
     ) -> None:
         self._trades.append((outcome.trade_id, outcome.status, outcome.executed_at, document))
-        self._events.append(
-            (event.event_id, event.event_type, event.occurred_at, event.key,
-             orjson.dumps(event.to_document()))
-        )  # fmt: skip
+        self._events.append(_outbox_row(event))
         if idem is not None:
             self._claims[idem.key] = (idem.fingerprint, document)
 
@@ -501,10 +498,6 @@ class _TradeBatch:
                 for st in self._dirty.values()
             ],
         )
-        db.executemany(
-            "INSERT INTO outbox (event_id, event_type, occurred_at, key, body)"
-            " VALUES (?, ?, ?, ?, ?)",
-            self._events,
-        )
+        db.executemany(_OUTBOX_INSERT, self._events)
         for key, (fingerprint, document) in self._claims.items():
             self._store._remember(db, Idempotency(key, fingerprint), document)
