@@ -78,6 +78,3 @@ class TradeBatcher:
                         future.set_result(result)
         finally:
             self._draining -= 1
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=False)
