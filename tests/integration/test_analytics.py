@@ -135,6 +135,52 @@ def test_scenario_answers_ever_and_as_of_moments(engine_name: str, scenario: Sce
     assert before == {"q1": {"trades": 0, "rejected": 0}, "q2": None, "q3": None}
 
 
+@pytest.mark.parametrize("engine_name", ENGINES)
+def test_scenario_trade_graph_ever_and_as_of_moments(engine_name: str, scenario: Scenario) -> None:
+    """Pairs: alice-bob trade three times (t1, t4, t6), carol-dave twice (t2, t3), carol-alice
+    once (t5); rejected trades (one a self-trade) are no edges."""
+    s, ids = scenario, scenario.ids
+    engine = _engine(engine_name, s.lake)
+    try:
+        moments = {
+            name: ask(engine, ["trade_graph"], AskOptions(at=parse_at(at)))["trade_graph"]
+            for name, at in [("t1", s.at["t1"]), ("t3", s.at["t3"]), ("before", "2000-01-01Z")]
+        }
+        ever = ask(engine, ["trade_graph"])["trade_graph"]
+    finally:
+        engine.close()
+
+    alice_bob = sorted([ids["alice"], ids["bob"]])
+    assert ever == {
+        "players": 4,
+        "traders": 4,
+        "edges": 3,
+        "trades": 6,
+        "trades_per_edge": 2.0,
+        "mean_degree": 1.5,
+        "density": 0.5,
+        "heaviest_edge": {"players": alice_bob, "trades": 3},
+    }
+    # At t3 carol-dave (two trades) outweighs alice-bob (one); at t1 only alice and bob traded.
+    assert moments["t3"]["edges"] == 2 and moments["t3"]["trades"] == 3
+    assert moments["t3"]["heaviest_edge"] == {
+        "players": sorted([ids["carol"], ids["dave"]]),
+        "trades": 2,
+    }
+    assert (moments["t1"]["traders"], moments["t1"]["edges"]) == (2, 1)
+    assert moments["t1"]["heaviest_edge"] == {"players": alice_bob, "trades": 1}
+    assert moments["before"] == {
+        "players": 0,
+        "traders": 0,
+        "edges": 0,
+        "trades": 0,
+        "trades_per_edge": 0.0,
+        "mean_degree": 0.0,
+        "density": 0.0,
+        "heaviest_edge": None,
+    }
+
+
 # -- a random honest economy, then exploiters -----------------------------------------------
 
 

@@ -28,6 +28,8 @@ ENGINES = ("duckdb", "spark")
 _DUCKDB_MACROS = (
     "CREATE MACRO unix_micros(ts) AS epoch_us(ts)",
     "CREATE MACRO timestamp_micros(n) AS make_timestamp(n)",
+    "CREATE MACRO shiftleft(x, n) AS x << n",
+    "CREATE MACRO shiftright(x, n) AS x >> n",
 )
 
 
