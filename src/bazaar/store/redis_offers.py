@@ -57,7 +57,7 @@ from bazaar.domain.offers import (
 )
 from bazaar.domain.trading import Accepted, execute_trade, outcome_from_document
 from bazaar.store.base import HistoryEntry, HistoryPage, OfferResult
-from bazaar.store.redis_scripts import _COMMON, _values
+from bazaar.store.redis_scripts import common_prelude
 
 if TYPE_CHECKING:
     import redis
@@ -162,7 +162,7 @@ return {'ok', offer_doc, trade_doc}
 
 
 def offer_step_script(catalog: Catalog) -> str:
-    return (_COMMON % {"values": _values(catalog)}) + _OFFER_STEP
+    return common_prelude(catalog) + _OFFER_STEP
 
 
 def _micros(instant: str) -> int:

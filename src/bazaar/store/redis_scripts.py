@@ -26,6 +26,11 @@ from bazaar.domain.catalog import Catalog
 _COMMON = r"""
 redis.replicate_commands()
 local VALUES = {%(values)s}
+-- The catalog's item ids in numeric order, and each id's place in it: held items are sorted
+-- by place with Lua's built-in number comparison instead of a Lua comparator.
+local BY_RANK = {%(by_rank)s}
+local RANK = {}
+for place, id in ipairs(BY_RANK) do RANK[id] = place end
 
 -- Number to text is the dearest step of building events: memoised for this run.
 local NUMS = {}
@@ -88,24 +93,40 @@ local function load_player(key, player_id)
   local flat = redis.call('HGETALL', key)
   if #flat == 0 then return nil end
   local p = {id = player_id, items = {}}
+  local distinct, worth, held = 0, 0, 0
   for i = 1, #flat, 2 do
     local field, value = flat[i], flat[i + 1]
-    if string.sub(field, 1, 5) == 'item:' then
-      p.items[string.sub(field, 6)] = tonumber(value)
+    if string.byte(field, 1) == 105 then  -- 'i': item:<id> (no other field starts so)
+      local id, q = string.sub(field, 6), tonumber(value)
+      p.items[id] = q
+      distinct, worth, held = distinct + 1, worth + q * (VALUES[id] or 0), held + q
     elseif field == 'username' or field == 'player_class' or field == 'created_at' then
       p[field] = value
     else
       p[field] = tonumber(value)
     end
   end
+  -- the whole-inventory figures (summary() below), kept up to date trade by trade
+  p.distinct, p.worth, p.held = distinct, worth, held
   return p
 end
 
 local function sorted_item_ids(items)
-  local ids = {}
-  for id in pairs(items) do ids[#ids + 1] = id end
-  table.sort(ids, by_number)
-  return ids
+  local places, n = {}, 0
+  for id in pairs(items) do
+    local place = RANK[id]
+    if place == nil then  -- held since a catalog change: compare the ids themselves
+      local ids = {}
+      for other in pairs(items) do ids[#ids + 1] = other end
+      table.sort(ids, by_number)
+      return ids
+    end
+    n = n + 1
+    places[n] = place
+  end
+  table.sort(places)
+  for i = 1, n do places[i] = BY_RANK[places[i]] end
+  return places
 end
 
 -- distinct_items, items_value, items_held: the whole-inventory figures of events.py
@@ -197,9 +218,10 @@ local function player(id)
 end
 
 local function side(player_id, gold, count, first)
-  local s = {id = player_id, gold = tonumber(gold), order = {}, qty = {}}
+  local s = {id = player_id, gold = tonumber(gold), order = {}, qty = {}, units = 0}
   for i = 0, count - 1 do
     local item, q = ARGV[first + 2 * i], tonumber(ARGV[first + 2 * i + 1])
+    s.units = s.units + q
     if s.qty[item] == nil then
       s.order[#s.order + 1] = item
       s.qty[item] = q
@@ -230,24 +252,39 @@ local function check_side(s, giver, label)
   return nil
 end
 
-local function after(p, gives, gets)
-  local items = {}
-  for id, q in pairs(p.items) do items[id] = q end
-  for _, id in ipairs(gives.order) do
-    local left = items[id] - gives.qty[id]
-    if left ~= 0 then items[id] = left else items[id] = nil end
+-- trading.py's capacity rule: only a receiver that grows can break capacity (one already
+-- over it after a catalog change may still trade down).
+local function over_capacity(p, gives, gets, label)
+  local held = p.held - gives.units + gets.units
+  if held > p.capacity and held > p.held then
+    return 'capacity_exceeded', label .. ': player ' .. p.id .. ' would hold ' .. num(held)
+      .. ' items, capacity ' .. num(p.capacity)
   end
-  for _, id in ipairs(gets.order) do items[id] = (items[id] or 0) + gets.qty[id] end
-  return {id = p.id, username = p.username, player_class = p.player_class,
-          gold = p.gold - gives.gold + gets.gold, capacity = p.capacity,
-          version = p.version + 1, created_at = p.created_at, items = items,
-          touched = p.touched or {}, head = p.head, tail = p.tail}
+  return nil
 end
 
-local function held(items)
-  local total = 0
-  for _, q in pairs(items) do total = total + q end
-  return total
+-- An accepted trade applied to the batch's copy of a player, in place, with the inventory
+-- figures moved by the lines that changed hands instead of summed again (all integers
+-- below 2**53, so exact).
+local function apply(p, gives, gets)
+  local items = p.items
+  local distinct, worth, held = p.distinct, p.worth, p.held
+  for _, id in ipairs(gives.order) do
+    local q = gives.qty[id]
+    local left = items[id] - q
+    if left ~= 0 then items[id] = left else items[id], distinct = nil, distinct - 1 end
+    worth, held = worth - q * VALUES[id], held - q
+  end
+  for _, id in ipairs(gets.order) do
+    local q, had = gets.qty[id], items[id]
+    if had == nil then had, distinct = 0, distinct + 1 end
+    items[id] = had + q
+    worth, held = worth + q * VALUES[id], held + q
+  end
+  p.distinct, p.worth, p.held = distinct, worth, held
+  p.gold = p.gold - gives.gold + gets.gold
+  p.version = p.version + 1
+  p.touched = p.touched or {}
 end
 
 local function request_side_json(s)
@@ -285,17 +322,12 @@ local function trade(one, two, event_id)
   else
     reason, detail = check_side(one, p1, 'player_1')
     if not reason then reason, detail = check_side(two, p2, 'player_2') end
+    if not reason then reason, detail = over_capacity(p1, one, two, 'player_1') end
+    if not reason then reason, detail = over_capacity(p2, two, one, 'player_2') end
     if not reason then
-      new1, new2 = after(p1, one, two), after(p2, two, one)
-      for _, c in ipairs({{'player_1', p1, new1}, {'player_2', p2, new2}}) do
-        local h_old, h_new = held(c[2].items), held(c[3].items)
-        if h_new > c[3].capacity and h_new > h_old then
-          reason = 'capacity_exceeded'
-          detail = c[1] .. ': player ' .. c[3].id .. ' would hold ' .. num(h_new)
-            .. ' items, capacity ' .. num(c[3].capacity)
-          break
-        end
-      end
+      apply(p1, one, two)
+      apply(p2, two, one)
+      new1, new2 = p1, p2
     end
   end
 
@@ -332,12 +364,12 @@ local function trade(one, two, event_id)
         new.touched[id] = true
       end
       return gives_json(s) .. ',"gold_after":' .. num(new.gold) .. ',"version":'
-        .. num(new.version) .. ',"items_after":[' .. table.concat(lines, ',') .. '],'
-        .. summary_json(new.items) .. '}'
+        .. num(new.version) .. ',"items_after":[' .. table.concat(lines, ',')
+        .. '],"distinct_items":' .. num(new.distinct) .. ',"items_value":' .. num(new.worth)
+        .. ',"items_held":' .. num(new.held) .. '}'
     end
     payload = head .. ',"player_1":' .. after_json(one, new1) .. ',"player_2":'
       .. after_json(two, new2) .. '}'
-    players[one.id], players[two.id] = new1, new2
     dirty[one.id], dirty[two.id] = true, true
   end
   seq = seq + 1
@@ -457,13 +489,16 @@ return {'ok', state}
 """
 
 
-def _values(catalog: Catalog) -> str:
-    return ", ".join(f'["{i.item_id}"] = {i.value}' for i in catalog.items.values())
+def common_prelude(catalog: Catalog) -> str:
+    """The shared helpers with this catalog's values and id order compiled in."""
+    values = ", ".join(f'["{i.item_id}"] = {i.value}' for i in catalog.items.values())
+    by_rank = ", ".join(f"'{item_id}'" for item_id in sorted(catalog.items))
+    return _COMMON % {"values": values, "by_rank": by_rank}
 
 
 def trade_script(catalog: Catalog) -> str:
-    return (_COMMON % {"values": _values(catalog)}) + _TRADE
+    return common_prelude(catalog) + _TRADE
 
 
 def create_player_script(catalog: Catalog) -> str:
-    return (_COMMON % {"values": _values(catalog)}) + _CREATE
+    return common_prelude(catalog) + _CREATE
