@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,12 @@ class PlayerClass:
 class Catalog:
     items: Mapping[int, Item]
     classes: Mapping[str, PlayerClass]
+    # item_id -> value per unit, derived from `items`: the trade path reads it for every
+    # line and every held stack, so it is one dict lookup instead of a method call each.
+    values: Mapping[int, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", {i: item.value for i, item in self.items.items()})
 
     def item(self, item_id: int) -> Item | None:
         return self.items.get(item_id)

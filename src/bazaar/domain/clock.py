@@ -12,7 +12,9 @@ _ONE_MICROSECOND = timedelta(microseconds=1)
 
 
 def format_instant(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is ~5x cheaper than strftime and gives the same fixed-width text (every
+    # trade formats one instant, so it shows up per trade).
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_instant(text: str) -> datetime:

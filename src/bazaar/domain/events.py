@@ -91,24 +91,27 @@ def player_created(catalog: Catalog, state: PlayerState, *, event_id: str) -> Ev
 def _summary(catalog: Catalog, state: PlayerState) -> dict[str, int]:
     """Whole-inventory figures after the change, so "most diverse / most valuable at any
     time" is a scan of one row per state instead of a replay of every item change."""
-    value = 0
+    values = catalog.values
+    value = held = 0
     for item_id, quantity in state.items.items():
-        item = catalog.item(item_id)
-        value += quantity * (item.value if item is not None else 0)
-    return {"distinct_items": len(state.items), "items_value": value, "items_held": state.held}
+        value += quantity * values.get(item_id, 0)
+        held += quantity
+    return {"distinct_items": len(state.items), "items_value": value, "items_held": held}
 
 
 def _gives(catalog: Catalog, side: TradeSide) -> dict[str, Any]:
-    lines = []
-    for line in side.items:
-        item = catalog.item(line.item_id)
-        value = item.value if item is not None else None
-        lines.append({"item_id": line.item_id, "quantity": line.quantity, "value": value})
+    values = catalog.values  # an unknown item (rejected trades only) has value null
+    lines = [
+        {"item_id": line.item_id, "quantity": line.quantity, "value": values.get(line.item_id)}
+        for line in side.items
+    ]
     return {"player_id": side.player_id, "gold": side.gold, "items": lines}
 
 
 def _touched(side: TradeSide, other: TradeSide) -> list[int]:
-    return sorted({line.item_id for line in side.items} | {line.item_id for line in other.items})
+    touched = [line.item_id for line in side.items]
+    touched.extend(line.item_id for line in other.items)
+    return sorted(set(touched))
 
 
 def trade_accepted(catalog: Catalog, outcome: Accepted, *, event_id: str) -> Event:
@@ -116,20 +119,43 @@ def trade_accepted(catalog: Catalog, outcome: Accepted, *, event_id: str) -> Eve
     so the lake can rebuild any player's inventory at any instant from events alone."""
     one, two = outcome.request.player_1, outcome.request.player_2
     touched = _touched(one, two)
-    sides = []
-    for side, state in ((one, outcome.player_1), (two, outcome.player_2)):
-        doc = _gives(catalog, side)
-        doc["gold_after"] = state.gold
-        doc["version"] = state.version
-        doc["items_after"] = [{"item_id": i, "quantity": state.items.get(i, 0)} for i in touched]
-        doc.update(_summary(catalog, state))
-        sides.append(doc)
     return Event(
         event_id=event_id,
         event_type=TRADE_ACCEPTED,
         occurred_at=outcome.executed_at,
-        payload={"trade_id": outcome.trade_id, "player_1": sides[0], "player_2": sides[1]},
+        payload={
+            "trade_id": outcome.trade_id,
+            "player_1": _side_after(catalog, one, outcome.player_1, touched),
+            "player_2": _side_after(catalog, two, outcome.player_2, touched),
+        },
     )
+
+
+def _side_after(
+    catalog: Catalog, side: TradeSide, state: PlayerState, touched: list[int]
+) -> dict[str, Any]:
+    # _gives + state after + _summary in one dict literal: this runs twice per accepted
+    # trade, and the keys must stay in exactly this order (the body's bytes are a contract).
+    values = catalog.values
+    held = state.items
+    value = count = 0
+    for item_id, quantity in held.items():
+        value += quantity * values.get(item_id, 0)
+        count += quantity
+    return {
+        "player_id": side.player_id,
+        "gold": side.gold,
+        "items": [
+            {"item_id": line.item_id, "quantity": line.quantity, "value": values.get(line.item_id)}
+            for line in side.items
+        ],
+        "gold_after": state.gold,
+        "version": state.version,
+        "items_after": [{"item_id": i, "quantity": held.get(i, 0)} for i in touched],
+        "distinct_items": len(held),
+        "items_value": value,
+        "items_held": count,
+    }
 
 
 def trade_rejected(catalog: Catalog, outcome: Rejected, *, event_id: str) -> Event:

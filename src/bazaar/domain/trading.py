@@ -117,8 +117,9 @@ class _Rejection(Exception):
 
 
 def _check_side(catalog: Catalog, side: TradeSide, giver: PlayerState, label: str) -> None:
+    known = catalog.items
     for line in side.items:
-        if catalog.item(line.item_id) is None:
+        if line.item_id not in known:
             raise _Rejection(
                 RejectionReason.UNKNOWN_ITEM,
                 f"{label}: item_id {line.item_id} is not in the catalog",
@@ -191,10 +192,11 @@ def execute_trade(
         for label, old, new in (("player_1", player_1, new_1), ("player_2", player_2, new_2)):
             # Only a receiver that grows can break capacity; one already over it (after a
             # catalog change) may still trade down.
-            if new.held > new.capacity and new.held > old.held:
+            held = new.held
+            if held > new.capacity and held > old.held:
                 raise _Rejection(
                     RejectionReason.CAPACITY_EXCEEDED,
-                    f"{label}: player {new.player_id} would hold {new.held} items,"
+                    f"{label}: player {new.player_id} would hold {held} items,"
                     f" capacity {new.capacity}",
                 )
     except _Rejection as rejection:

@@ -78,6 +78,10 @@ class Store(ABC):
     catalog: Catalog
     # How many execute_trades batches one API process may have in flight (api/batching.py).
     batches_in_flight: int = 1
+    # True when a process forked after close() may use the store, and this one may go on
+    # using it afterwards (each process opens its own connections): the in-process
+    # simulator then runs the store in a child process beside its planner.
+    forkable: bool = False
 
     @abstractmethod
     def create_player(

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ else:  # pragma: no cover - Windows has no flock; SQLite's own lock still serial
     fcntl = None
 
 from bazaar.domain.catalog import Catalog
-from bazaar.domain.clock import format_instant, next_instant, parse_instant
+from bazaar.domain.clock import next_instant
 from bazaar.domain.errors import (
     BazaarError,
     IdempotencyKeyReused,
@@ -46,6 +46,14 @@ from bazaar.store.base import (
     OutboxEntry,
     Store,
     TradeCall,
+)
+from bazaar.store.sqlite_batch import (
+    OUTBOX_INSERT,
+    PlayerCache,
+    TradeBatch,
+    encode_items,
+    outbox_row,
+    outcome_json,
 )
 from bazaar.store.sqlite_offers import OFFERS_SCHEMA, SQLiteOffers
 
@@ -92,16 +100,6 @@ CREATE TABLE IF NOT EXISTS meta (
 
 _PURGE_EVERY = 2048
 
-_OUTBOX_INSERT = (
-    "INSERT INTO outbox (event_id, event_type, occurred_at, key, body) VALUES (?, ?, ?, ?, ?)"
-)
-
-
-def _outbox_row(event: Event) -> tuple[str, str, str, str, bytes]:
-    """The outbox row of an event; `body` is exactly what relay and ingest will read."""
-    body = orjson.dumps(event.to_document())
-    return (event.event_id, event.event_type, event.occurred_at, event.key, body)
-
 
 def sqlite_path(url: str) -> Path:
     """`sqlite:///relative.db` or `sqlite:////absolute.db` (SQLAlchemy's convention)."""
@@ -109,10 +107,6 @@ def sqlite_path(url: str) -> Path:
     if not url.startswith(prefix):
         raise ValueError(f"not a sqlite URL: {url!r} (expected sqlite:///PATH.db)")
     return Path(url[len(prefix) :])
-
-
-def _encode_items(items: dict[int, int]) -> bytes:
-    return orjson.dumps({str(k): v for k, v in sorted(items.items())})
 
 
 def _row_to_state(row: tuple[int, str, str, int, str, int, int, str]) -> PlayerState:
@@ -133,6 +127,8 @@ _PLAYER_COLUMNS = "player_id, username, player_class, gold, items, capacity, ver
 
 
 class SQLiteStore(SQLiteOffers, Store):
+    forkable = True  # connections and the writer lock are per process (see _db)
+
     def __init__(self, path: str | Path, catalog: Catalog, *, synchronous: str = "NORMAL") -> None:
         self.path = Path(path)
         self.catalog = catalog
@@ -170,7 +166,12 @@ class SQLiteStore(SQLiteOffers, Store):
                 raise StoreUnavailable(f"cannot open {self.path}: {exc}") from exc
             self._local.conn = conn
             self._local.pid = os.getpid()
+            self._local.cache = PlayerCache()
         return conn
+
+    def _cache(self) -> PlayerCache:
+        cache: PlayerCache = self._local.cache  # set with the connection by _db()
+        return cache
 
     def _writer_lock_fd(self) -> int:
         if self._lock_fd is None or self._lock_pid != os.getpid():
@@ -202,14 +203,20 @@ class SQLiteStore(SQLiteOffers, Store):
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._writer_turn():
             db = self._db()
+            cache = self._cache()
             try:
                 db.execute("BEGIN IMMEDIATE")
+                cache.begin(db)
             except sqlite3.Error as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise StoreUnavailable(f"database busy or unavailable: {exc}") from exc
             try:
                 yield db
                 db.execute("COMMIT")
+                cache.committed()
             except BaseException as exc:
+                cache.discard()
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error):
@@ -228,7 +235,7 @@ class SQLiteStore(SQLiteOffers, Store):
         return next_instant(datetime.now(UTC), self._last_instant(db))
 
     def _append(self, db: sqlite3.Connection, event: Event) -> None:
-        db.execute(_OUTBOX_INSERT, _outbox_row(event))
+        db.execute(OUTBOX_INSERT, outbox_row(event))
 
     def _claimed(self, db: sqlite3.Connection, idem: Idempotency | None) -> bytes | None:
         """The stored result for a key seen before with the same body, else None."""
@@ -286,7 +293,7 @@ class SQLiteStore(SQLiteOffers, Store):
                 (
                     state.username,
                     state.gold,
-                    _encode_items(dict(state.items)),
+                    encode_items(state.items),
                     state.capacity,
                     state.version,
                     player_id,
@@ -300,7 +307,7 @@ class SQLiteStore(SQLiteOffers, Store):
         self, request: TradeRequest, idempotency: Idempotency | None = None
     ) -> TradeOutcome:
         with self._write() as db:
-            batch = _TradeBatch(self, db)
+            batch = self._batch(db)
             outcome = self._trade_in(batch, request, idempotency)
             batch.flush()
             return outcome
@@ -311,7 +318,7 @@ class SQLiteStore(SQLiteOffers, Store):
         player, reused key) writes nothing and does not disturb its neighbours."""
         results: list[TradeOutcome | BazaarError] = []
         with self._write() as db:
-            batch = _TradeBatch(self, db)
+            batch = self._batch(db)
             for request, idempotency in calls:
                 try:
                     results.append(self._trade_in(batch, request, idempotency))
@@ -320,8 +327,14 @@ class SQLiteStore(SQLiteOffers, Store):
             batch.flush()
         return results
 
+    def _batch(self, db: sqlite3.Connection) -> TradeBatch:
+        """The trade batch of the write transaction `db` is in."""
+        return TradeBatch(
+            db, self._cache(), self._load, self._claimed, self._last_instant, self._remember
+        )
+
     def _trade_in(
-        self, batch: _TradeBatch, request: TradeRequest, idempotency: Idempotency | None
+        self, batch: TradeBatch, request: TradeRequest, idempotency: Idempotency | None
     ) -> TradeOutcome:
         seen = batch.claimed(idempotency)
         if seen is not None:
@@ -332,11 +345,11 @@ class SQLiteStore(SQLiteOffers, Store):
             self.catalog, request, p1, p2, trade_id=batch.next_trade_id(),
             executed_at=batch.next_instant(),
         )  # fmt: skip
-        document = orjson.dumps(outcome.to_document())
+        document = outcome_json(outcome)
         if isinstance(outcome, Accepted):
             batch.changed(outcome.player_1)
             batch.changed(outcome.player_2)
-        event = trade_event(self.catalog, outcome, event_id=str(uuid.uuid4()))
+        event = trade_event(self.catalog, outcome, event_id=batch.next_event_id())
         batch.record(outcome, document, event, idempotency)
         return outcome
 
@@ -417,87 +430,3 @@ class SQLiteStore(SQLiteOffers, Store):
         if self._lock_fd is not None and self._lock_pid == os.getpid():
             os.close(self._lock_fd)
             self._lock_fd = None
-
-
-class _TradeBatch:
-    """What one write transaction of trades has read and will write.
-
-    Inside the transaction nobody else can write, so player states, the next trade id and
-    the clock are read once and then carried in memory; rows are written with one
-    executemany per table at the end, and each player row once, with its final state.
-    """
-
-    def __init__(self, store: SQLiteStore, db: sqlite3.Connection) -> None:
-        self._store = store
-        self._db = db
-        self._states: dict[int, PlayerState] = {}
-        self._dirty: dict[int, PlayerState] = {}
-        self._trade_id: int | None = None
-        self._last: datetime | None = None
-        self._claims: dict[str, tuple[str, bytes]] = {}
-        self._trades: list[tuple[int, str, str, bytes]] = []
-        self._events: list[tuple[str, str, str, str, bytes]] = []
-
-    def player(self, player_id: int) -> PlayerState:
-        state = self._states.get(player_id)
-        if state is None:
-            state = self._states[player_id] = self._store._load(self._db, player_id)
-        return state
-
-    def changed(self, state: PlayerState) -> None:
-        self._states[state.player_id] = state
-        self._dirty[state.player_id] = state
-
-    def next_trade_id(self) -> int:
-        if self._trade_id is None:
-            row = self._db.execute(
-                "SELECT seq FROM sqlite_sequence WHERE name = 'trades'"
-            ).fetchone()
-            self._trade_id = row[0] if row else 0
-        self._trade_id += 1
-        return self._trade_id
-
-    def next_instant(self) -> str:
-        if self._last is None:
-            last = self._store._last_instant(self._db)
-            self._last = parse_instant(last) if last is not None else None
-        now = datetime.now(UTC)
-        if self._last is not None and now <= self._last:
-            now = self._last + timedelta(microseconds=1)
-        self._last = now
-        return format_instant(now)
-
-    def claimed(self, idem: Idempotency | None) -> bytes | None:
-        if idem is None:
-            return None
-        pending = self._claims.get(idem.key)
-        if pending is None:
-            return self._store._claimed(self._db, idem)
-        if pending[0] != idem.fingerprint:
-            raise IdempotencyKeyReused(idem.key.split(":", 1)[1])
-        return pending[1]
-
-    def record(
-        self, outcome: TradeOutcome, document: bytes, event: Event, idem: Idempotency | None
-    ) -> None:
-        self._trades.append((outcome.trade_id, outcome.status, outcome.executed_at, document))
-        self._events.append(_outbox_row(event))
-        if idem is not None:
-            self._claims[idem.key] = (idem.fingerprint, document)
-
-    def flush(self) -> None:
-        db = self._db
-        db.executemany(
-            "INSERT INTO trades (trade_id, status, executed_at, outcome) VALUES (?, ?, ?, ?)",
-            self._trades,
-        )
-        db.executemany(
-            "UPDATE players SET gold = ?, items = ?, version = ? WHERE player_id = ?",
-            [
-                (st.gold, _encode_items(dict(st.items)), st.version, st.player_id)
-                for st in self._dirty.values()
-            ],
-        )
-        db.executemany(_OUTBOX_INSERT, self._events)
-        for key, (fingerprint, document) in self._claims.items():
-            self._store._remember(db, Idempotency(key, fingerprint), document)

@@ -186,10 +186,8 @@ class SQLiteOffers:
     def _trade(self, db: sqlite3.Connection, request: TradeRequest) -> TradeOutcome:
         """The trade through the store's own trade path (POST /trades runs the same code),
         inside the caller's transaction; its rows and event are written before returning."""
-        from bazaar.store.sqlite import _TradeBatch  # sqlite.py imports this module
-
         store = cast("SQLiteStore", self)
-        batch = _TradeBatch(store, db)
+        batch = store._batch(db)
         outcome = store._trade_in(batch, request, None)
         batch.flush()
         return outcome

@@ -1,0 +1,103 @@
+"""The SQLite trade path's shortcuts give exactly what the plain domain code gives.
+
+The store renders outcome documents and event ids itself and keeps player states in memory
+between transactions; each shortcut is checked against the slow, obvious form, and the
+cache against writers it cannot see (another connection, a rolled-back transaction).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from bazaar.domain.catalog import Catalog
+from bazaar.domain.clock import format_instant
+from bazaar.domain.model import ItemLine, NewPlayer, TradeRequest, TradeSide
+from bazaar.domain.trading import Accepted
+from bazaar.store.sqlite import SQLiteStore
+from bazaar.store.sqlite_batch import event_ids, outcome_json
+from tests.support.trades import TradeGenerator, snapshot
+
+
+def _swap(a: int, b: int, a_item: int, b_item: int, qty: int = 1) -> TradeRequest:
+    return TradeRequest(
+        TradeSide(a, (ItemLine(a_item, qty),)), TradeSide(b, (ItemLine(b_item, qty),))
+    )
+
+
+def test_outcome_json_is_the_outcome_document(tmp_path: Path, catalog: Catalog) -> None:
+    store = SQLiteStore(tmp_path / "s.db", catalog)
+    ids = [store.create_player(NewPlayer(c)).player_id for c in sorted(catalog.classes) * 3]
+    gen = TradeGenerator(7, snapshot(store))
+    assert len(ids) == 30
+    outcomes = []
+    for _ in range(400):
+        outcomes.append(store.execute_trade(gen.next()))
+        gen.observe(outcomes[-1])
+    assert {o.status for o in outcomes} == {"accepted", "rejected"}
+    for outcome in outcomes:
+        assert outcome_json(outcome) == orjson.dumps(outcome.to_document())
+        assert store.get_trade(outcome.trade_id) == outcome
+
+
+def test_event_ids_are_version_4_uuids() -> None:
+    ids = event_ids(500)
+    assert len(set(ids)) == 500
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == text
+
+
+def test_instants_are_the_fixed_width_text_they_always_were() -> None:
+    rng = random.Random(3)
+    for _ in range(1000):
+        moment = datetime(2000, 1, 1, tzinfo=UTC) + timedelta(
+            microseconds=rng.randrange(10**16) if rng.random() < 0.9 else 0
+        )
+        expected = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        assert format_instant(moment) == expected
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", expected)
+
+
+def test_a_trade_sees_what_another_connection_wrote(tmp_path: Path, catalog: Catalog) -> None:
+    path = tmp_path / "s.db"
+    mine, theirs = SQLiteStore(path, catalog), SQLiteStore(path, catalog)
+    a = mine.create_player(NewPlayer("farmer")).player_id
+    b = mine.create_player(NewPlayer("blacksmith")).player_id
+    first = mine.execute_trades([(_swap(a, b, 5, 1), None)])[0]  # both now cached by `mine`
+    assert isinstance(first, Accepted)
+    theirs.execute_trade(_swap(a, b, 5, 1, qty=3))
+    after = mine.execute_trades([(_swap(a, b, 5, 1), None)])[0]
+    assert isinstance(after, Accepted)
+    assert after.player_1.version == 4 and after.player_2.version == 4  # gap-free
+    assert after.player_1.items[1] == 5 and after.player_1.items[5] == 495
+    assert mine.get_player(a) == after.player_1 == theirs.get_player(a)
+
+
+def test_a_rolled_back_batch_leaves_nothing_cached(
+    tmp_path: Path, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SQLiteStore(tmp_path / "s.db", catalog)
+    a = store.create_player(NewPlayer("farmer")).player_id
+    b = store.create_player(NewPlayer("blacksmith")).player_id
+    store.execute_trades([(_swap(a, b, 5, 1), None)])
+
+    from bazaar.store import sqlite_batch
+
+    def broken_flush(self: sqlite_batch.TradeBatch) -> None:
+        raise RuntimeError("disk went away")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sqlite_batch.TradeBatch, "flush", broken_flush)
+        with pytest.raises(RuntimeError):
+            store.execute_trades([(_swap(a, b, 5, 1, qty=10), None)])
+    outcome = store.execute_trades([(_swap(a, b, 5, 1), None)])[0]
+    assert isinstance(outcome, Accepted)
+    assert outcome.player_1.version == 3 and outcome.player_1.items[5] == 498
+    assert store.get_player(a) == outcome.player_1
