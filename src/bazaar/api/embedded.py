@@ -9,6 +9,7 @@ from types import TracebackType
 import uvicorn
 
 from bazaar.api.app import create_app
+from bazaar.api.http import OneWriteHttpToolsProtocol
 from bazaar.store.base import Store
 
 
@@ -18,7 +19,7 @@ class EmbeddedServer:
     def __init__(self, store: Store, port: int, host: str = "127.0.0.1") -> None:
         config = uvicorn.Config(
             create_app(store), host=host, port=port, log_level="warning", access_log=False,
-            loop="asyncio", http="httptools", lifespan="off",
+            loop="asyncio", http=OneWriteHttpToolsProtocol, lifespan="off",
         )  # fmt: skip
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="bazaar-api", daemon=True)

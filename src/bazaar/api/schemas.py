@@ -56,9 +56,10 @@ class PlayerIn(_Strict):
 
 
 def player_view(catalog: Catalog, state: PlayerState) -> dict[str, Any]:
+    known = catalog.items
     items = []
     for item_id, quantity in sorted(state.items.items()):
-        item = catalog.item(item_id)
+        item = known.get(item_id)
         items.append(
             {
                 "item_id": item_id,

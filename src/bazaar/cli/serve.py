@@ -115,7 +115,7 @@ def serve(
         "log_level": settings.log_level,
         "access_log": False,
         "loop": "uvloop",
-        "http": "httptools",
+        "http": "bazaar.api.http:OneWriteHttpToolsProtocol",  # httptools, one write per answer
         "backlog": 4096,
     }
     try:
