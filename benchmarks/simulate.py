@@ -2,11 +2,13 @@
 
 Each run uses a fresh SQLite file. Three figures, median of --runs runs:
   http        players + trades through `bazaar serve --workers W` with the aiohttp driver
-  in-process  the same behaviour calling Store.execute_trades in batches (group commit)
+  in-process  the same behaviour calling Store.execute_trades in batches (group commit),
+              the store in a forked process beside the planner (--processes 1: one process)
   plan only   the simulator's planning alone (no store), to show where in-process time goes
 
     .venv/bin/python benchmarks/simulate.py
     .venv/bin/python benchmarks/simulate.py --http-trades 20000 --in-process-trades 100000
+    .venv/bin/python benchmarks/simulate.py --only in-process      # the 50k trades/s target
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import httpx
 
 from bazaar.cli.common import free_port
 from bazaar.domain.catalog import load_catalog
-from bazaar.simulate.driver import run_simulation
+from bazaar.simulate.driver import run_simulation, simulate_in_process
 from bazaar.simulate.plan import SimulationPlan
 from bazaar.simulate.planner import TradePlanner
 from bazaar.simulate.stats import SimulationSummary
@@ -61,11 +63,11 @@ def over_http(plan: SimulationPlan, workers: int, concurrency: int) -> Simulatio
             proc.wait(timeout=15)
 
 
-def in_process(plan: SimulationPlan, batch: int) -> SimulationSummary:
+def in_process(plan: SimulationPlan, batch: int, processes: int) -> SimulationSummary:
     with tempfile.TemporaryDirectory(prefix="bazaar-sim-") as tmp:
         store = SQLiteStore(Path(tmp) / "bench.db", load_catalog())
         try:
-            return run_simulation(store, plan, batch=batch)
+            return simulate_in_process(store, plan, batch=batch, processes=processes)
         finally:
             store.close()
 
@@ -86,44 +88,59 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--batch", type=int, default=1000, help="in-process group-commit size")
     ap.add_argument("--exploiters", type=int, default=2)
+    ap.add_argument("--processes", type=int, default=2, help="in-process: 2 = store forked")
+    ap.add_argument("--only", choices=("http", "in-process", "plan"), action="append",
+                    help="run only these figures (repeatable); default all three")  # fmt: skip
     args = ap.parse_args()
+    only = set(args.only or ("http", "in-process", "plan"))
 
     http, local, planning = [], [], []
     for run in range(1, args.runs + 1):
         common = {"players": args.players, "seed": run, "exploiters": args.exploiters}
-        h = over_http(SimulationPlan(trades=args.http_trades, **common), args.workers,
-                      args.concurrency)  # fmt: skip
-        local_run = in_process(SimulationPlan(trades=args.in_process_trades, **common), args.batch)
-        p = plan_only(SimulationPlan(trades=args.in_process_trades, **common))
-        print(
-            f"run {run}: http {h.trades_per_second:,.0f} trades/s (p50 {h.p50_ms:.1f} ms,"
-            f" p99 {h.p99_ms:.1f} ms, 5xx {h.server_errors}, diverged {h.diverged},"
-            f" players {h.players / h.create_seconds:,.0f}/s) | in-process"
-            f" {local_run.trades_per_second:,.0f} trades/s (players"
-            f" {local_run.players / local_run.create_seconds:,.0f}/s) | plan only {p:,.0f}/s",
-            flush=True,
-        )
-        http.append(h)
-        local.append(local_run)
-        planning.append(p)
+        line = [f"run {run}:"]
+        if "http" in only:
+            h = over_http(SimulationPlan(trades=args.http_trades, **common), args.workers,
+                          args.concurrency)  # fmt: skip
+            http.append(h)
+            line.append(
+                f"http {h.trades_per_second:,.0f} trades/s (p50 {h.p50_ms:.1f} ms,"
+                f" p99 {h.p99_ms:.1f} ms, 5xx {h.server_errors}, diverged {h.diverged},"
+                f" players {h.players / h.create_seconds:,.0f}/s)"
+            )
+        if "in-process" in only:
+            plan = SimulationPlan(trades=args.in_process_trades, **common)
+            s = in_process(plan, args.batch, args.processes)
+            local.append(s)
+            line.append(
+                f"in-process {s.trades_per_second:,.0f} trades/s (diverged {s.diverged},"
+                f" failed {s.failed}, players {s.players / s.create_seconds:,.0f}/s)"
+            )
+        if "plan" in only:
+            planning.append(plan_only(SimulationPlan(trades=args.in_process_trades, **common)))
+            line.append(f"plan only {planning[-1]:,.0f}/s")
+        print(line[0], " | ".join(line[1:]), flush=True)
 
     def med(values: list[float]) -> float:
         return statistics.median(values)
 
     print(
         f"\nmedian of {args.runs}: players={args.players} workers={args.workers}"
-        f" c={args.concurrency} batch={args.batch} exploiters={args.exploiters}"
+        f" c={args.concurrency} batch={args.batch} processes={args.processes}"
+        f" exploiters={args.exploiters}"
     )
-    print(
-        f"  http        {med([h.trades_per_second for h in http]):>9,.0f} trades/s"
-        f"  p50 {med([h.p50_ms for h in http]):.1f} ms  p99 {med([h.p99_ms for h in http]):.1f} ms"
-        f"  ({args.http_trades:,} trades)"
-    )
-    print(
-        f"  in-process  {med([s.trades_per_second for s in local]):>9,.0f} trades/s"
-        f"  ({args.in_process_trades:,} trades)"
-    )
-    print(f"  plan only   {med(planning):>9,.0f} trades/s")
+    if http:
+        print(
+            f"  http        {med([h.trades_per_second for h in http]):>9,.0f} trades/s"
+            f"  p50 {med([h.p50_ms for h in http]):.1f} ms"
+            f"  p99 {med([h.p99_ms for h in http]):.1f} ms  ({args.http_trades:,} trades)"
+        )
+    if local:
+        print(
+            f"  in-process  {med([s.trades_per_second for s in local]):>9,.0f} trades/s"
+            f"  ({args.in_process_trades:,} trades)"
+        )
+    if planning:
+        print(f"  plan only   {med(planning):>9,.0f} trades/s")
 
 
 if __name__ == "__main__":

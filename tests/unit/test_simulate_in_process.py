@@ -123,3 +123,41 @@ def test_cli_refuses_store_flags_with_an_api_url(capsys: pytest.CaptureFixture[s
         main(["simulate", "--api", "http://127.0.0.1:9", "--store", "sqlite:///x.db"])
     assert exit_.value.code == 2
     assert "--in-process" in capsys.readouterr().err
+
+
+def test_trades_by_someone_else_are_noticed_and_the_model_mended(
+    catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another client gives gold between simulated players while the run goes on: the
+    store process sees their writes, reports the answers unlike the model, and the planner
+    goes on from what the store holds (nothing fails, nothing is created or lost)."""
+    from bazaar.domain.model import TradeRequest, TradeSide
+    from bazaar.simulate import driver
+    from bazaar.simulate.stats import SimulationStats
+
+    monkeypatch.setattr(driver, "PROGRESS_EVERY", 0.0)
+    path = tmp_path / "b.db"
+    other = SQLiteStore(path, catalog)
+    gifts: list[str] = []
+
+    def meddle(stats: SimulationStats) -> None:
+        if stats.phase == "trading" and stats.sent:
+            ids = other.player_ids()
+            for n in range(5):
+                giver, taker = (
+                    ids[(len(gifts) + n) % len(ids)],
+                    ids[(len(gifts) + n + 1) % len(ids)],
+                )
+                gift = TradeRequest(TradeSide(giver, (), 1), TradeSide(taker))
+                gifts.append(other.execute_trade(gift).status)
+
+    with SQLiteStore(path, catalog) as store:
+        assert store.forkable
+        summary = run_simulation(
+            store, SimulationPlan(players=30, trades=3000, seed=4), progress=meddle, batch=100
+        )
+        assert gifts.count("accepted") >= 50
+        assert summary.failed == 0 and summary.accepted + summary.rejected == 3000
+        assert summary.diverged > 0
+        assert holdings(store) == supply(catalog, store)
+    other.close()

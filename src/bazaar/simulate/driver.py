@@ -15,11 +15,13 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+from bazaar.domain.errors import BazaarError
 from bazaar.domain.model import NewPlayer
-from bazaar.domain.trading import Accepted
-from bazaar.simulate.plan import SimulationPlan
+from bazaar.domain.trading import Accepted, TradeOutcome
+from bazaar.simulate.pipeline import REFUSED, Answer, run_pipelined
+from bazaar.simulate.plan import PlannedTrade, SimulationPlan
 from bazaar.simulate.planner import TradePlanner
 from bazaar.simulate.reconcile import Reconciler
 from bazaar.simulate.stats import SimulationStats, SimulationSummary
@@ -28,6 +30,7 @@ from bazaar.store.base import Store
 Progress = Callable[[SimulationStats], None]
 PROGRESS_EVERY = 0.1  # seconds between progress callbacks
 IN_PROCESS_BATCH = 1000
+IN_PROCESS_PROCESSES = 2  # the planner and the store side by side (this machine has 2 cores)
 
 
 class SimulationError(Exception):
@@ -86,7 +89,12 @@ def simulate_in_process(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     batch: int = IN_PROCESS_BATCH,
+    processes: int = IN_PROCESS_PROCESSES,
 ) -> SimulationSummary:
+    """Players, then trades in batches of `batch` through `store.execute_trades`.
+
+    With `processes` = 2 and a store that can be used across fork() (SQLite), the store
+    runs in a child process while this one plans the next batch (pipeline.py)."""
     planner = TradePlanner(store.catalog, plan)
     stats = SimulationStats(planned=plan.trades)
     tick = _Ticker(progress, stats)
@@ -103,31 +111,26 @@ def simulate_in_process(
     stats.trading_started = time.perf_counter()
     stats.phase = "trading"
     trades = iter(planner) if len(ids) == plan.players else iter(())
-    while not stopped.is_set():
-        chunk = list(itertools.islice(trades, batch))
-        if not chunk:
-            break
-        calls = [(trade.to_request(ids), None) for trade in chunk]
-        stats.sent += len(chunk)
-        began = time.perf_counter()
-        results = store.execute_trades(calls)
-        per_trade = (time.perf_counter() - began) / len(chunk)
-        for trade, result in zip(chunk, results, strict=True):
-            stats.latency(per_trade)
-            if isinstance(result, Accepted):
-                stats.statuses[200] += 1
-                reconcile.accepted(
-                    trade,
-                    (result.player_1.gold, result.player_1.items),
-                    (result.player_2.gold, result.player_2.items),
-                )
-            elif isinstance(result, Exception):  # refused before writing (unknown player)
-                stats.statuses[404] += 1
-                reconcile.failed(trade)
-            else:
-                stats.statuses[409] += 1
-                reconcile.rejected(trade, result.reason.value)
-        tick()
+    chunks = _chunks(trades, batch, stopped)
+    if store.forkable and processes > 1:
+        # The model is checked in the store's process; no snapshots need to cross over.
+        planner.snapshots = False
+
+        def answered(count: int, seconds: float, chunk: list[PlannedTrade],
+                     answers: list[Answer]) -> None:  # fmt: skip
+            _tally_answers(stats, reconcile, chunk, answers, seconds / count)
+            tick()
+
+        run_pipelined(store, planner.ledger, ids, chunks, answered)
+    else:
+        for chunk in chunks:
+            calls = [(trade.to_request(ids), None) for trade in chunk]
+            began = time.perf_counter()
+            results = store.execute_trades(calls)
+            _tally_results(
+                stats, reconcile, chunk, results, (time.perf_counter() - began) / len(chunk)
+            )
+            tick()
     stats.finished = time.perf_counter()
     stats.phase = "done"
     tick(force=True)
@@ -139,3 +142,63 @@ def simulate_in_process(
         player_ids=ids,
         truth=planner.truth(ids) if len(ids) == plan.players else {},
     )
+
+
+def _chunks(
+    trades: Iterator[PlannedTrade], size: int, stopped: threading.Event
+) -> Iterator[list[PlannedTrade]]:
+    while not stopped.is_set():
+        chunk = list(itertools.islice(trades, size))
+        if not chunk:
+            return
+        yield chunk
+
+
+def _tally_results(
+    stats: SimulationStats,
+    reconcile: Reconciler,
+    chunk: list[PlannedTrade],
+    results: list[TradeOutcome | BazaarError],
+    per_trade: float,
+) -> None:
+    stats.sent += len(chunk)
+    for trade, result in zip(chunk, results, strict=True):
+        stats.latency(per_trade)
+        if isinstance(result, Accepted):
+            stats.statuses[200] += 1
+            reconcile.accepted(
+                trade,
+                (result.player_1.gold, result.player_1.items),
+                (result.player_2.gold, result.player_2.items),
+            )
+        elif isinstance(result, Exception):  # refused before writing (unknown player)
+            stats.statuses[404] += 1
+            reconcile.failed(trade)
+        else:
+            stats.statuses[409] += 1
+            reconcile.rejected(trade, result.reason.value)
+
+
+def _tally_answers(
+    stats: SimulationStats,
+    reconcile: Reconciler,
+    chunk: list[PlannedTrade],
+    answers: list[Answer],
+    per_trade: float,
+) -> None:
+    stats.sent += len(chunk)
+    for trade, answer in zip(chunk, answers, strict=True):
+        stats.latency(per_trade)
+        if answer is None:
+            stats.statuses[200] += 1
+            reconcile.as_predicted()
+        elif isinstance(answer, tuple):
+            stats.statuses[200] += 1
+            expected_1, actual_1, expected_2, actual_2 = answer
+            reconcile.accepted_unlike(trade, (expected_1, expected_2), (actual_1, actual_2))
+        elif answer == REFUSED:
+            stats.statuses[404] += 1
+            reconcile.failed(trade)
+        else:
+            stats.statuses[409] += 1
+            reconcile.rejected(trade, answer)

@@ -43,6 +43,9 @@ class TradePlanner:
     def __init__(self, catalog: Catalog, plan: SimulationPlan) -> None:
         self.catalog = catalog
         self.plan = plan
+        # PlannedTrade.expected_1/2 for accepted trades; off when the answers are checked
+        # against a copy of the model elsewhere (the two-process in-process driver).
+        self.snapshots = True
         self.residents: list[Resident] = draw_population(
             catalog, plan.players, _rng(plan.seed, "population")
         )
@@ -90,11 +93,13 @@ class TradePlanner:
                 proposal = self._honest.propose()
             kind, one, two, lines_1, gold_1, lines_2, gold_2 = proposal
             expect = ledger.predict(one, two, lines_1, gold_1, lines_2, gold_2)
-            if expect == ACCEPTED:
+            if expect == ACCEPTED and self.snapshots:
                 ledger.apply(one, two, lines_1, gold_1, lines_2, gold_2)
                 yield PlannedTrade(
                     index, kind, one, two, lines_1, gold_1, lines_2, gold_2, expect,
                     ledger.holdings[one].snapshot(), ledger.holdings[two].snapshot(),
                 )  # fmt: skip
             else:
+                if expect == ACCEPTED:
+                    ledger.apply(one, two, lines_1, gold_1, lines_2, gold_2)
                 yield PlannedTrade(index, kind, one, two, lines_1, gold_1, lines_2, gold_2, expect)

@@ -34,6 +34,23 @@ class Reconciler:
             self._ledger.correct(trade.one, trade.expected_1, after_1)
             self._ledger.correct(trade.two, trade.expected_2, after_2)
 
+    def as_predicted(self) -> None:
+        """An accepted trade the model predicted exactly (checked where it ran)."""
+        self._stats.accepted += 1
+
+    def accepted_unlike(
+        self, trade: PlannedTrade, expected: tuple[State | None, State | None],
+        actual: tuple[State, State],
+    ) -> None:  # fmt: skip
+        """An accepted trade unlike the model that was `expected` (None: not predicted)."""
+        self._stats.accepted += 1
+        self._stats.diverged += 1
+        if expected[0] is None or expected[1] is None:
+            self._apply(trade, +1)
+            return
+        self._ledger.correct(trade.one, expected[0], actual[0])
+        self._ledger.correct(trade.two, expected[1], actual[1])
+
     def rejected(self, trade: PlannedTrade, reason: str) -> None:
         self._stats.rejected += 1
         self._stats.rejections[reason] += 1

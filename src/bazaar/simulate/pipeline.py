@@ -1,0 +1,221 @@
+"""The in-process driver over two processes: this one plans, a forked one runs the store.
+
+Planning a trade and executing it cost about the same CPU, so on a machine with two cores
+the planner (this process) and `Store.execute_trades` (a child forked after the players
+exist) run side by side, a batch apart. The request sequence is still the planner's alone,
+so a seed gives the same trades as the one-process loop.
+
+The child keeps its own copy of the simulator's model (a `Ledger` built from the same plan)
+and compares every answer with it, exactly as the one-process `Reconciler` does with the
+planner's snapshots; only answers unlike the model travel back, with what was expected, so
+per trade just its request and its predicted outcome cross the pipe.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+import queue
+import signal
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from multiprocessing.connection import Connection
+
+from bazaar.domain.errors import BazaarError
+from bazaar.domain.model import ItemLine, TradeRequest, TradeSide
+from bazaar.domain.trading import Accepted, TradeOutcome
+from bazaar.simulate.holdings import ACCEPTED, ItemLines, Ledger
+from bazaar.simulate.plan import PlannedTrade
+from bazaar.store.base import Store
+
+IN_FLIGHT = 2  # batches sent and not yet answered: one running, one queued behind it
+
+# What one trade sends: (slot_1, slot_2, lines_1, gold_1, lines_2, gold_2, expect).
+Order = tuple[int, int, ItemLines, int, ItemLines, int, str]
+State = tuple[int, Mapping[int, int]]
+# What one trade answers: None (as predicted), a rejection reason, REFUSED (no player), or
+# (expected_1, actual_1, expected_2, actual_2) for an accepted trade unlike the model.
+Answer = None | str | tuple[State | None, State, State | None, State]
+REFUSED = ""
+OnBatch = Callable[[int, float, list["PlannedTrade"], list[Answer]], None]
+
+
+class StoreWorkerFailed(Exception):
+    """The store process stopped with an error (e.g. the store became unavailable)."""
+
+
+class _Requests:
+    """Builds the store's TradeRequests from orders; item lines are immutable values, and
+    the same few (item, quantity) lines recur, so each distinct one is built once."""
+
+    def __init__(self, ids: list[int]) -> None:
+        self._ids = ids
+        self._lines: dict[ItemLines, tuple[ItemLine, ...]] = {}
+
+    def _items(self, lines: ItemLines) -> tuple[ItemLine, ...]:
+        items = self._lines.get(lines)
+        if items is None:
+            if len(self._lines) > 100_000:
+                self._lines.clear()
+            items = self._lines[lines] = tuple([ItemLine(i, q) for i, q in lines])
+        return items
+
+    def __call__(self, order: Order) -> TradeRequest:
+        ids, items = self._ids, self._items
+        return TradeRequest(
+            TradeSide(ids[order[0]], items(order[2]), order[3]),
+            TradeSide(ids[order[1]], items(order[4]), order[5]),
+        )
+
+
+class _Checker:
+    """The child's copy of the model: what each answer should be, and mending if not."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+
+    def answer(self, order: Order, result: TradeOutcome | BazaarError) -> Answer:
+        one, two, lines_1, gold_1, lines_2, gold_2, expect = order
+        holdings = self._ledger.holdings
+        if isinstance(result, Accepted):
+            if expect == ACCEPTED:
+                self._ledger.apply(one, two, lines_1, gold_1, lines_2, gold_2)
+            h1, h2 = holdings[one], holdings[two]
+            s1, s2 = result.player_1, result.player_2
+            if (
+                expect == ACCEPTED
+                and h1.gold == s1.gold
+                and h2.gold == s2.gold
+                and h1.items == s1.items
+                and h2.items == s2.items
+            ):
+                return None
+            expected_1 = h1.snapshot() if expect == ACCEPTED else None
+            expected_2 = h2.snapshot() if expect == ACCEPTED else None
+            self._reset(one, s1.gold, s1.items)
+            self._reset(two, s2.gold, s2.items)
+            return (expected_1, (s1.gold, dict(s1.items)), expected_2, (s2.gold, dict(s2.items)))
+        if isinstance(result, BaseException):
+            return REFUSED
+        return result.reason.value
+
+    def _reset(self, slot: int, gold: int, items: Mapping[int, int]) -> None:
+        holding = self._ledger.holdings[slot]
+        holding.gold = gold
+        holding.items = dict(items)
+        holding.held = sum(holding.items.values())
+
+
+def _store_worker(store: Store, ledger: Ledger, ids: list[int], orders: Connection,
+                  answers: Connection) -> None:  # fmt: skip
+    """The child: execute each batch of orders, answer with what differs from the model."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the parent, which stops us
+    checker = _Checker(ledger)
+    request = _Requests(ids)
+    try:
+        while True:
+            message = orders.recv_bytes()
+            if not message:
+                break
+            batch: list[Order] = pickle.loads(message)
+            calls = [(request(order), None) for order in batch]
+            began = time.perf_counter()
+            results = store.execute_trades(calls)
+            elapsed = time.perf_counter() - began
+            out = [checker.answer(o, r) for o, r in zip(batch, results, strict=True)]
+            answers.send_bytes(pickle.dumps((elapsed, out), pickle.HIGHEST_PROTOCOL))
+    except Exception as exc:  # reported to the parent, which raises it there
+        answers.send_bytes(pickle.dumps((-1.0, f"{type(exc).__name__}: {exc}")))
+    finally:
+        store.close()
+
+
+def _order(trade: PlannedTrade) -> Order:
+    return (trade.one, trade.two, trade.lines_1, trade.gold_1, trade.lines_2, trade.gold_2,
+            trade.expect)  # fmt: skip
+
+
+def run_pipelined(
+    store: Store,
+    ledger: Ledger,
+    ids: list[int],
+    batches: Iterator[Sequence[PlannedTrade]],
+    on_batch: OnBatch,
+) -> None:
+    """Send `batches` to a forked store process, at most IN_FLIGHT ahead of its answers.
+
+    `ledger` must be the model as it stands before the first batch (the child copies it at
+    fork). `on_batch(count, seconds, trades, answers)` sees each answered batch in order.
+    """
+    ctx = multiprocessing.get_context("fork")
+    orders_in, orders_out = ctx.Pipe(duplex=False)  # (receiving end, sending end)
+    answers_in, answers_out = ctx.Pipe(duplex=False)
+    store.close()  # no connection may cross the fork; this process reopens on next use
+    child = ctx.Process(
+        target=_store_worker,
+        args=(store, ledger, ids, orders_in, answers_out),
+        name="bazaar-simulate-store",
+        daemon=True,
+    )
+    child.start()
+    orders_in.close()
+    answers_out.close()
+    sender = _Sender(orders_out)
+    waiting: list[list[PlannedTrade]] = []
+    try:
+        for chunk in batches:
+            trades = list(chunk)
+            sender.put(pickle.dumps([_order(t) for t in trades], pickle.HIGHEST_PROTOCOL))
+            waiting.append(trades)
+            while len(waiting) >= IN_FLIGHT:
+                _answered(answers_in, waiting.pop(0), on_batch)
+        while waiting:
+            _answered(answers_in, waiting.pop(0), on_batch)
+    finally:
+        sender.put(b"")
+        sender.close()
+        child.join(timeout=60)
+        if child.is_alive():
+            child.kill()
+        answers_in.close()
+
+
+def _answered(answers: Connection, trades: list[PlannedTrade], on_batch: OnBatch) -> None:
+    try:
+        elapsed, out = pickle.loads(answers.recv_bytes())
+    except EOFError as exc:
+        raise StoreWorkerFailed("the store process ended without answering") from exc
+    if elapsed < 0:
+        raise StoreWorkerFailed(str(out))
+    on_batch(len(trades), elapsed, trades, out)
+
+
+class _Sender:
+    """Writes batches to the child from a thread, so a full pipe never blocks planning
+    (and the child, answering, never waits on a parent that is itself blocked sending)."""
+
+    def __init__(self, conn: Connection) -> None:
+        import threading
+
+        self._conn = conn
+        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="simulate-sender", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            try:
+                self._conn.send_bytes(item)
+            except OSError:
+                return  # the child is gone; the parent finds out reading its answers
+
+    def put(self, message: bytes) -> None:
+        self._queue.put(message)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=60)
+        self._conn.close()
