@@ -101,3 +101,36 @@ def test_a_rolled_back_batch_leaves_nothing_cached(
     assert isinstance(outcome, Accepted)
     assert outcome.player_1.version == 3 and outcome.player_1.items[5] == 498
     assert store.get_player(a) == outcome.player_1
+
+
+def test_trade_instants_follow_the_clock_and_never_repeat(
+    tmp_path: Path, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SQLiteStore(tmp_path / "s.db", catalog)
+    a = store.create_player(NewPlayer("farmer")).player_id
+    b = store.create_player(NewPlayer("blacksmith")).player_id
+    calls = [(_swap(a, b, 5, 1), None)] * 3
+    first = store.execute_trades(calls)
+    now = datetime.now(UTC)
+    assert all(
+        abs(datetime.fromisoformat(o.executed_at.replace("Z", "+00:00")) - now)  # type: ignore[union-attr]
+        < timedelta(seconds=5)
+        for o in first
+    )
+    from bazaar.store import sqlite_batch
+
+    stuck = 1_796_000_000_123_456_000  # a clock that stands still, then steps back an hour
+    monkeypatch.setattr(sqlite_batch.time, "time_ns", lambda: stuck)  # type: ignore[attr-defined]
+    standing = [o.executed_at for o in store.execute_trades(calls)]  # type: ignore[union-attr]
+    assert standing == [
+        "2026-11-30T00:53:20.123456Z",
+        "2026-11-30T00:53:20.123457Z",
+        "2026-11-30T00:53:20.123458Z",
+    ]
+    stuck -= 3600 * 10**9
+    after = [o.executed_at for o in store.execute_trades(calls)]  # type: ignore[union-attr]
+    assert after == [
+        "2026-11-30T00:53:20.123459Z",
+        "2026-11-30T00:53:20.123460Z",
+        "2026-11-30T00:53:20.123461Z",
+    ]

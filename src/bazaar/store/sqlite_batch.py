@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -93,6 +94,13 @@ def event_ids(count: int) -> list[str]:
     return ids
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
 class PlayerCache:
     """Player states as of this connection's last commit, valid while nobody else wrote.
 
@@ -152,7 +160,9 @@ class TradeBatch:
         self._states: dict[int, PlayerState] = {}
         self._dirty: dict[int, PlayerState] = {}
         self._trade_id: int | None = None
-        self._last: datetime | None = None
+        self._last: int | None = None  # microseconds since the epoch
+        self._second = -1
+        self._prefix = ""
         self._ids: list[str] = []
         self._claims: dict[str, tuple[str, bytes]] = {}
         self._trades: list[tuple[int, str, str, bytes]] = []
@@ -181,14 +191,23 @@ class TradeBatch:
         return self._trade_id
 
     def next_instant(self) -> str:
+        """The wall clock, or 1 us after the last instant handed out if it is not past it.
+
+        Kept as whole microseconds since the epoch, and only the seconds part is formatted
+        through datetime (once a second): the same text as format_instant at a fifth of
+        the cost, which every trade pays."""
         if self._last is None:
             last = self._last_instant(self._db)
-            self._last = parse_instant(last) if last is not None else None
-        now = datetime.now(UTC)
-        if self._last is not None and now <= self._last:
-            now = self._last + timedelta(microseconds=1)
+            self._last = _micros(parse_instant(last)) if last is not None else 0
+        now = time.time_ns() // 1000
+        if now <= self._last:
+            now = self._last + 1
         self._last = now
-        return format_instant(now)
+        second, micros = divmod(now, 1_000_000)
+        if second != self._second:
+            self._second = second
+            self._prefix = format_instant(_EPOCH + timedelta(seconds=second))[:-7]
+        return f"{self._prefix}{micros:06d}Z"
 
     def next_event_id(self) -> str:
         if not self._ids:
