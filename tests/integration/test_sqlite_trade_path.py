@@ -18,10 +18,11 @@ import pytest
 
 from bazaar.domain.catalog import Catalog
 from bazaar.domain.clock import format_instant
+from bazaar.domain.events import trade_event
 from bazaar.domain.model import ItemLine, NewPlayer, TradeRequest, TradeSide
 from bazaar.domain.trading import Accepted
 from bazaar.store.sqlite import SQLiteStore
-from bazaar.store.sqlite_batch import event_ids, outcome_json
+from bazaar.store.sqlite_batch import event_ids, outbox_row, outcome_json, trade_outbox_row
 from tests.support.trades import TradeGenerator, snapshot
 
 
@@ -43,6 +44,8 @@ def test_outcome_json_is_the_outcome_document(tmp_path: Path, catalog: Catalog) 
     assert {o.status for o in outcomes} == {"accepted", "rejected"}
     for outcome in outcomes:
         assert outcome_json(outcome) == orjson.dumps(outcome.to_document())
+        event = trade_event(catalog, outcome, event_id=str(uuid.uuid4()))
+        assert trade_outbox_row(catalog, outcome, event.event_id) == outbox_row(event)
         assert store.get_trade(outcome.trade_id) == outcome
 
 

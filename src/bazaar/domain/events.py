@@ -124,18 +124,17 @@ def _touched(side: TradeSide, other: TradeSide) -> list[int]:
 def trade_accepted(catalog: Catalog, outcome: Accepted, *, event_id: str) -> Event:
     """Each side: what it gave, and its state after for every item the trade touched,
     so the lake can rebuild any player's inventory at any instant from events alone."""
+    return Event(event_id, TRADE_ACCEPTED, outcome.executed_at, _accepted(catalog, outcome))
+
+
+def _accepted(catalog: Catalog, outcome: Accepted) -> dict[str, Any]:
     one, two = outcome.request.player_1, outcome.request.player_2
     touched = _touched(one, two)
-    return Event(
-        event_id=event_id,
-        event_type=TRADE_ACCEPTED,
-        occurred_at=outcome.executed_at,
-        payload={
-            "trade_id": outcome.trade_id,
-            "player_1": _side_after(catalog, one, outcome.player_1, touched),
-            "player_2": _side_after(catalog, two, outcome.player_2, touched),
-        },
-    )
+    return {
+        "trade_id": outcome.trade_id,
+        "player_1": _side_after(catalog, one, outcome.player_1, touched),
+        "player_2": _side_after(catalog, two, outcome.player_2, touched),
+    }
 
 
 def _side_after(
@@ -162,21 +161,27 @@ def _side_after(
 
 
 def trade_rejected(catalog: Catalog, outcome: Rejected, *, event_id: str) -> Event:
-    return Event(
-        event_id=event_id,
-        event_type=TRADE_REJECTED,
-        occurred_at=outcome.executed_at,
-        payload={
-            "trade_id": outcome.trade_id,
-            "reason": outcome.reason.value,
-            "detail": outcome.detail,
-            "player_1": _gives(catalog, outcome.request.player_1),
-            "player_2": _gives(catalog, outcome.request.player_2),
-        },
-    )
+    return Event(event_id, TRADE_REJECTED, outcome.executed_at, _rejected(catalog, outcome))
+
+
+def _rejected(catalog: Catalog, outcome: Rejected) -> dict[str, Any]:
+    return {
+        "trade_id": outcome.trade_id,
+        "reason": outcome.reason.value,
+        "detail": outcome.detail,
+        "player_1": _gives(catalog, outcome.request.player_1),
+        "player_2": _gives(catalog, outcome.request.player_2),
+    }
 
 
 def trade_event(catalog: Catalog, outcome: Accepted | Rejected, *, event_id: str) -> Event:
+    event_type, payload = trade_payload(catalog, outcome)
+    return Event(event_id, event_type, outcome.executed_at, payload)
+
+
+def trade_payload(catalog: Catalog, outcome: Accepted | Rejected) -> tuple[str, dict[str, Any]]:
+    """The type and payload of a trade's event, for a store that renders the envelope
+    itself (its key is player_1's id, its time the trade's executed_at)."""
     if isinstance(outcome, Accepted):
-        return trade_accepted(catalog, outcome, event_id=event_id)
-    return trade_rejected(catalog, outcome, event_id=event_id)
+        return TRADE_ACCEPTED, _accepted(catalog, outcome)
+    return TRADE_REJECTED, _rejected(catalog, outcome)

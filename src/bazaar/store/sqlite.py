@@ -36,7 +36,7 @@ from bazaar.domain.errors import (
     UnknownPlayer,
     UnknownTrade,
 )
-from bazaar.domain.events import Event, player_created, trade_event
+from bazaar.domain.events import Event, player_created
 from bazaar.domain.model import NewPlayer, PlayerState, TradeRequest, starting_state
 from bazaar.domain.model import resolve_class as _resolve_class
 from bazaar.domain.trading import Accepted, TradeOutcome, execute_trade, outcome_from_document
@@ -54,6 +54,7 @@ from bazaar.store.sqlite_batch import (
     encode_items,
     outbox_row,
     outcome_json,
+    trade_outbox_row,
 )
 from bazaar.store.sqlite_offers import OFFERS_SCHEMA, SQLiteOffers
 
@@ -349,7 +350,7 @@ class SQLiteStore(SQLiteOffers, Store):
         if isinstance(outcome, Accepted):
             batch.changed(outcome.player_1)
             batch.changed(outcome.player_2)
-        event = trade_event(self.catalog, outcome, event_id=batch.next_event_id())
+        event = trade_outbox_row(self.catalog, outcome, batch.next_event_id())
         batch.record(outcome, document, event, idempotency)
         return outcome
 

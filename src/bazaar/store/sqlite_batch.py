@@ -17,9 +17,10 @@ from typing import Any
 
 import orjson
 
+from bazaar.domain.catalog import Catalog
 from bazaar.domain.clock import format_instant, parse_instant
 from bazaar.domain.errors import IdempotencyKeyReused
-from bazaar.domain.events import Event
+from bazaar.domain.events import SCHEMA_VERSION, Event, trade_payload
 from bazaar.domain.model import PlayerState, TradeSide
 from bazaar.domain.trading import Accepted, TradeOutcome
 from bazaar.store.base import Idempotency
@@ -34,6 +35,25 @@ def outbox_row(event: Event) -> tuple[str, str, str, str, bytes]:
     """The outbox row of an event; `body` is exactly what relay and ingest will read."""
     body = orjson.dumps(event.to_document())
     return (event.event_id, event.event_type, event.occurred_at, event.key, body)
+
+
+def trade_outbox_row(
+    catalog: Catalog, outcome: TradeOutcome, event_id: str
+) -> tuple[str, str, str, str, bytes]:
+    """`outbox_row(trade_event(catalog, outcome, event_id=event_id))` without building the
+    Event (a unit test holds them equal)."""
+    event_type, payload = trade_payload(catalog, outcome)
+    occurred_at = outcome.executed_at
+    body = orjson.dumps(
+        {
+            "event_id": event_id,
+            "event_type": event_type,
+            "schema_version": SCHEMA_VERSION,
+            "occurred_at": occurred_at,
+            "payload": payload,
+        }
+    )
+    return (event_id, event_type, occurred_at, str(outcome.request.player_1.player_id), body)
 
 
 def _side_document(side: TradeSide) -> dict[str, Any]:
@@ -225,10 +245,15 @@ class TradeBatch:
         return pending[1]
 
     def record(
-        self, outcome: TradeOutcome, document: bytes, event: Event, idem: Idempotency | None
+        self,
+        outcome: TradeOutcome,
+        document: bytes,
+        event: tuple[str, str, str, str, bytes],
+        idem: Idempotency | None,
     ) -> None:
+        """`event` is the outbox row of the trade's event (trade_outbox_row)."""
         self._trades.append((outcome.trade_id, outcome.status, outcome.executed_at, document))
-        self._events.append(outbox_row(event))
+        self._events.append(event)
         if idem is not None:
             self._claims[idem.key] = (idem.fingerprint, document)
 
