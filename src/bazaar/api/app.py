@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -46,8 +46,28 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_IDEMPOTENCY_KEY = 255
 
 
+_JSON_TYPE = (b"content-type", b"application/json")
+
+
 class JSON(Response):
+    """A JSON answer: Starlette's Response, with the body rendered by orjson and the two
+    headers every answer has built directly (no header mapping to normalise)."""
+
     media_type = "application/json"
+
+    def __init__(
+        self, content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
+    ) -> None:
+        self.status_code = status_code
+        self.background = None
+        self.body = body = orjson.dumps(content)
+        raw = [
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()
+        ]
+        if status_code >= 200 and status_code not in (204, 304):
+            raw.append((b"content-length", b"%d" % len(body)))
+        raw.append(_JSON_TYPE)
+        self.raw_headers = raw
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)

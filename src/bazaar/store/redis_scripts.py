@@ -111,7 +111,21 @@ local function load_player(key, player_id)
   return p
 end
 
-local function sorted_item_ids(items)
+local WALK_CATALOG = #BY_RANK <= 64
+
+-- Held item ids in numeric order. `distinct`, when known, is how many there are: with a
+-- small catalog, walking the catalog's order and checking the count beats sorting.
+local function sorted_item_ids(items, distinct)
+  if distinct and WALK_CATALOG then
+    local ids, n = {}, 0
+    for _, id in ipairs(BY_RANK) do
+      if items[id] then
+        n = n + 1
+        ids[n] = id
+      end
+    end
+    if n == distinct then return ids end  -- else one is held from outside the catalog
+  end
   local places, n = {}, 0
   for id in pairs(items) do
     local place = RANK[id]
@@ -154,7 +168,7 @@ local function state_json(p)
     p.tail = ',"created_at":' .. jstr(p.created_at) .. '}'
   end
   local parts = {}
-  for _, id in ipairs(sorted_item_ids(p.items)) do
+  for _, id in ipairs(sorted_item_ids(p.items, p.distinct)) do
     parts[#parts + 1] = '"' .. id .. '":' .. num(p.items[id])
   end
   return p.head .. num(p.gold) .. ',"items":{' .. table.concat(parts, ',') .. '},"capacity":'
