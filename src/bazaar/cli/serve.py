@@ -117,6 +117,7 @@ def serve(
         "loop": "uvloop",
         "http": "bazaar.api.http:OneWriteHttpToolsProtocol",  # httptools, one write per answer
         "backlog": 4096,
+        "server_header": False,  # no "server: uvicorn" in every answer: nothing reads it
     }
     try:
         if settings.workers <= 1:
