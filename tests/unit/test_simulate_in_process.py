@@ -161,3 +161,19 @@ def test_trades_by_someone_else_are_noticed_and_the_model_mended(
         assert summary.diverged > 0
         assert holdings(store) == supply(catalog, store)
     other.close()
+
+
+def test_a_store_failing_in_its_process_ends_the_run_with_a_simulation_error(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    from bazaar.domain.errors import StoreUnavailable
+    from bazaar.simulate.driver import SimulationError
+
+    class FailingStore(SQLiteStore):
+        def execute_trades(self, batch):  # type: ignore[no-untyped-def]
+            raise StoreUnavailable("disk full")
+
+    with FailingStore(tmp_path / "b.db", catalog) as store:
+        with pytest.raises(SimulationError, match="disk full"):
+            run_simulation(store, SimulationPlan(players=20, trades=500, seed=1), batch=100)
+        assert len(store.player_ids()) == 20  # the parent goes on using the store

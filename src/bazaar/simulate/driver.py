@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from bazaar.domain.errors import BazaarError
 from bazaar.domain.model import NewPlayer
 from bazaar.domain.trading import Accepted, TradeOutcome
-from bazaar.simulate.pipeline import REFUSED, Answer, run_pipelined
+from bazaar.simulate.pipeline import REFUSED, Answer, StoreWorkerFailed, run_pipelined
 from bazaar.simulate.plan import PlannedTrade, SimulationPlan
 from bazaar.simulate.planner import TradePlanner
 from bazaar.simulate.reconcile import Reconciler
@@ -34,7 +34,7 @@ IN_PROCESS_PROCESSES = 2  # the planner and the store side by side (this machine
 
 
 class SimulationError(Exception):
-    """The simulation could not run (API unreachable, players could not be created)."""
+    """The simulation could not run (API unreachable, players not created, store failed)."""
 
 
 def run_simulation(
@@ -121,7 +121,10 @@ def simulate_in_process(
             _tally_answers(stats, reconcile, chunk, answers, seconds / count)
             tick()
 
-        run_pipelined(store, planner.ledger, ids, chunks, answered)
+        try:
+            run_pipelined(store, planner.ledger, ids, chunks, answered)
+        except StoreWorkerFailed as exc:
+            raise SimulationError(f"the store failed: {exc}") from exc
     else:
         for chunk in chunks:
             calls = [(trade.to_request(ids), None) for trade in chunk]

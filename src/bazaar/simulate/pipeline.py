@@ -17,6 +17,7 @@ import multiprocessing
 import pickle
 import queue
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from multiprocessing.connection import Connection
@@ -195,8 +196,6 @@ class _Sender:
     (and the child, answering, never waits on a parent that is itself blocked sending)."""
 
     def __init__(self, conn: Connection) -> None:
-        import threading
-
         self._conn = conn
         self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="simulate-sender", daemon=True)
