@@ -340,9 +340,7 @@ def generate(lake: Path, trades: int, seed: int = 7) -> dict[str, int]:
 
 def _timings(engine: Engine, options: AskOptions) -> dict[str, list[float]]:
     work: dict[str, Callable[[], Any]] = {
-        qid: partial(q.answer, engine, options)
-        for qid, q in QUESTIONS.items()
-        if qid != "exploits"
+        qid: partial(q.answer, engine, options) for qid, q in QUESTIONS.items() if qid != "exploits"
     }
     for name, detect in DETECTORS.items():
         work[f"exploits/{name}"] = partial(detect, engine, options)
