@@ -59,9 +59,12 @@ class TradeBatcher:
                 results: list[TradeOutcome | BazaarError] | None = None
                 failure: BaseException | None = None
                 try:
-                    results = await loop.run_in_executor(
-                        self._executor, self._store.execute_trades, calls
-                    )
+                    if self._store.async_trades:  # Redis: the round trip on this loop
+                        results = await self._store.execute_trades_async(calls)
+                    else:
+                        results = await loop.run_in_executor(
+                            self._executor, self._store.execute_trades, calls
+                        )
                 except Exception as exc:  # the whole step failed: nothing was written
                     failure = exc
                 for n, (_, _, future) in enumerate(batch):

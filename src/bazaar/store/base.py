@@ -82,6 +82,8 @@ class Store(ABC):
     # using it afterwards (each process opens its own connections): the in-process
     # simulator then runs the store in a child process beside its planner.
     forkable: bool = False
+    # True when execute_trades_async runs a batch from the event loop itself (no thread).
+    async_trades: bool = False
 
     @abstractmethod
     def create_player(
@@ -111,6 +113,12 @@ class Store(ABC):
             except (UnknownPlayer, IdempotencyKeyReused) as refused:
                 results.append(refused)
         return results
+
+    async def execute_trades_async(
+        self, batch: Sequence[TradeCall]
+    ) -> list[TradeOutcome | BazaarError]:
+        """execute_trades from the event loop, for stores that set `async_trades`."""
+        raise NotImplementedError
 
     @abstractmethod
     def get_trade(self, trade_id: int) -> TradeOutcome:

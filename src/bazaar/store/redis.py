@@ -68,6 +68,7 @@ from bazaar.store.base import (
 )
 from bazaar.store.redis_offers import RedisOffers
 from bazaar.store.redis_scripts import create_player_script, trade_script
+from bazaar.store.redis_wire import ScriptCaller
 
 PREFIX = "{bazaar}:"
 # Short enough that a stopped Redis turns into 503s within seconds, long enough for a
@@ -123,6 +124,9 @@ class RedisStore(RedisOffers, Store):
             self._key("trades"),
             self._outbox,
         ]
+        self._on_loop = _script_caller(client, self._trade)
+        # api/batching.py awaits execute_trades_async on the event loop when this is True.
+        self.async_trades = self._on_loop is not None
 
     @classmethod
     def from_url(cls, url: str, catalog: Catalog) -> RedisStore:
@@ -202,34 +206,47 @@ class RedisStore(RedisOffers, Store):
         """The batch in order, in ONE script run: one round trip, one atomic step."""
         results: list[TradeOutcome | BazaarError | None] = [None] * len(batch)
         for start in range(0, len(batch), MAX_SCRIPT_BATCH):
-            chunk = batch[start : start + MAX_SCRIPT_BATCH]
-            args: list[str | int] = [self.prefix, IDEMPOTENCY_TTL_SECONDS, 0]
-            sent: list[int] = []
-            for n, (request, idem), event_id in zip(
-                range(start, start + len(chunk)), chunk, _event_ids(len(chunk)), strict=True
-            ):
-                try:
-                    args += _trade_args(request, idem, event_id)
-                except InvalidRequest as refused:
-                    results[n] = refused
-                    continue
-                sent.append(n)
-            if not sent:
-                continue
-            args[2] = len(sent)
-            reply = self._call("execute_trades", partial(self._trade, self._trade_keys, args))
-            for i, n in enumerate(sent):
-                kind, value = reply[2 * i], reply[2 * i + 1]
-                request, idem = batch[n]
-                if kind == b"ok":
-                    results[n] = _outcome(orjson.loads(value), request)
-                elif kind == b"unknown":
-                    results[n] = UnknownPlayer(int(value))
-                elif kind == b"reused" and idem is not None:
-                    results[n] = IdempotencyKeyReused(idem.key.split(":", 1)[1])
-                else:  # b"dup": the outcome recorded under this key, decoded in full
-                    results[n] = outcome_from_document(orjson.loads(value))
+            args, sent = self._script_args(batch, start, results)
+            if sent:
+                reply = self._call("execute_trades", partial(self._trade, self._trade_keys, args))
+                _settle(batch, sent, reply, results)
         return [r for r in results if r is not None]
+
+    # The same, from the event loop (api/batching.py): no thread, no sync client.
+    async def execute_trades_async(
+        self, batch: Sequence[TradeCall]
+    ) -> list[TradeOutcome | BazaarError]:
+        assert self._on_loop is not None
+        results: list[TradeOutcome | BazaarError | None] = [None] * len(batch)
+        for start in range(0, len(batch), MAX_SCRIPT_BATCH):
+            args, sent = self._script_args(batch, start, results)
+            if sent:
+                reply = await self._on_loop(self._trade_keys, args)
+                _settle(batch, sent, reply, results)
+        return [r for r in results if r is not None]
+
+    def _script_args(
+        self,
+        batch: Sequence[TradeCall],
+        start: int,
+        results: list[TradeOutcome | BazaarError | None],
+    ) -> tuple[list[str | int], list[int]]:
+        """The script's arguments for the chunk at `start`, and which calls went in (a
+        request refused here gets its error in `results` and is not sent)."""
+        chunk = batch[start : start + MAX_SCRIPT_BATCH]
+        args: list[str | int] = [self.prefix, IDEMPOTENCY_TTL_SECONDS, 0]
+        sent: list[int] = []
+        for n, (request, idem), event_id in zip(
+            range(start, start + len(chunk)), chunk, _event_ids(len(chunk)), strict=True
+        ):
+            try:
+                args += _trade_args(request, idem, event_id)
+            except InvalidRequest as refused:
+                results[n] = refused
+                continue
+            sent.append(n)
+        args[2] = len(sent)
+        return args, sent
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -333,7 +350,47 @@ class RedisStore(RedisOffers, Store):
         return None
 
     def close(self) -> None:
+        if self._on_loop is not None:
+            self._on_loop.close()
         self.client.close()
+
+
+def _script_caller(client: redis.Redis, script: Any) -> ScriptCaller | None:
+    """The trade script's event-loop caller, for a client on plain TCP (a Unix socket, TLS
+    or a credential provider stay on the sync client, through the thread pool)."""
+    pool = client.connection_pool
+    kw = pool.connection_kwargs
+    if pool.connection_class is not redis.Connection or kw.get("credential_provider"):
+        return None
+    return ScriptCaller(
+        kw.get("host", "localhost"),
+        int(kw.get("port", 6379)),
+        db=int(kw.get("db", 0) or 0),
+        username=kw.get("username"),
+        password=kw.get("password"),
+        sha=script.sha,
+        script=script.script if isinstance(script.script, str) else script.script.decode(),
+        timeout=float(kw.get("socket_timeout") or SOCKET_TIMEOUT_SECONDS),
+    )
+
+
+def _settle(
+    batch: Sequence[TradeCall],
+    sent: list[int],
+    reply: Sequence[Any],
+    results: list[TradeOutcome | BazaarError | None],
+) -> None:
+    for i, n in enumerate(sent):
+        kind, value = reply[2 * i], reply[2 * i + 1]
+        request, idem = batch[n]
+        if kind == b"ok":
+            results[n] = _outcome(orjson.loads(value), request)
+        elif kind == b"unknown":
+            results[n] = UnknownPlayer(int(value))
+        elif kind == b"reused" and idem is not None:
+            results[n] = IdempotencyKeyReused(idem.key.split(":", 1)[1])
+        else:  # b"dup": the outcome recorded under this key, decoded in full
+            results[n] = outcome_from_document(orjson.loads(value))
 
 
 def _event_ids(count: int) -> list[str]:
