@@ -16,6 +16,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
+from bazaar.api.balance import ConnectionTable, worker_table
+
 
 class _Recorder:
     """Stands in for the transport while uvicorn renders the head: keeps what it writes."""
@@ -94,7 +96,30 @@ class _OneWriteCycle(RequestResponseCycle):
 
 
 class OneWriteHttpToolsProtocol(HttpToolsProtocol):
+    """Also counts this worker's connections for api/balance.py, and ends a keep-alive
+    connection after its current answer while the worker holds more than its share."""
+
+    _table: ConnectionTable | None = None
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        table = worker_table()
+        if table is not None:
+            table.opened()
+            self._table = table
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        table, self._table = self._table, None
+        if table is not None:
+            table.closed()
+        super().connection_lost(exc)
+
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
         if type(self.cycle) is RequestResponseCycle:
             self.cycle.__class__ = _OneWriteCycle
+        table = self._table
+        if table is not None and table.over_share():
+            self.cycle.keep_alive = False  # "connection: close" on this answer, then close
+            self._table = None
+            table.closed()  # counted as gone now, so siblings' answers see the new split

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 from bazaar.cli.common import add_command, add_store_flags, console, fail
 from bazaar.cli.relay import add_kafka_flags, kafka_settings
@@ -119,6 +121,7 @@ def serve(
         "backlog": 4096,
         "server_header": False,  # no "server: uvicorn" in every answer: nothing reads it
     }
+    cleanup: list[Path] = []
     try:
         if settings.workers <= 1:
             app = create_app(store, health_provider=relay.health if relay else None, auth=auth)
@@ -126,6 +129,11 @@ def serve(
             return
         store.close()
         export_to_environ(settings)
+        from bazaar.api.balance import ENV_TABLE, create_table
+
+        table = create_table(settings.workers)  # workers spread connections (api/balance.py)
+        os.environ[ENV_TABLE] = str(table)
+        cleanup.append(table)
         uvicorn.run(
             "bazaar.api.app:app_from_environment",
             factory=True,
@@ -133,5 +141,7 @@ def serve(
             **common,  # type: ignore[arg-type]
         )
     finally:
+        for path in cleanup:
+            path.unlink(missing_ok=True)
         if relay is not None:
             relay.stop()
