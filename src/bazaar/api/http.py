@@ -119,7 +119,8 @@ class OneWriteHttpToolsProtocol(HttpToolsProtocol):
         if type(self.cycle) is RequestResponseCycle:
             self.cycle.__class__ = _OneWriteCycle
         table = self._table
-        if table is not None and table.over_share():
+        # Only with no other request queued behind this one on the connection (pipelining).
+        if table is not None and not self.pipeline and table.over_share():
             self.cycle.keep_alive = False  # "connection: close" on this answer, then close
             self._table = None
             table.closed()  # counted as gone now, so siblings' answers see the new split

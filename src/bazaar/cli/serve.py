@@ -131,9 +131,13 @@ def serve(
         export_to_environ(settings)
         from bazaar.api.balance import ENV_TABLE, create_table
 
-        table = create_table(settings.workers)  # workers spread connections (api/balance.py)
-        os.environ[ENV_TABLE] = str(table)
-        cleanup.append(table)
+        try:  # workers spread their connections evenly (api/balance.py)
+            table = create_table(settings.workers)
+        except OSError as exc:
+            console.print(f"[bold yellow]warning:[/] workers not balanced: {exc}")
+        else:
+            os.environ[ENV_TABLE] = str(table)
+            cleanup.append(table)
         uvicorn.run(
             "bazaar.api.app:app_from_environment",
             factory=True,
