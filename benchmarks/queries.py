@@ -28,11 +28,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import write_deltalake
 
-from bazaar.analytics.engines import Engine, open_engine, stop_spark
+from bazaar.analytics.engines import Engine, open_engine
 from bazaar.analytics.exploits import DETECTORS
 from bazaar.analytics.questions import QUESTIONS, AskOptions
 from bazaar.domain.catalog import load_catalog
 from bazaar.lake.tables import SCHEMAS
+from bazaar.spark.session import stop_spark
 
 T0_US = 1_780_000_000_000_000  # 2026-05-28
 DAYS_US = 10 * 86_400 * 1_000_000

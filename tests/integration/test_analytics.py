@@ -20,13 +20,13 @@ from bazaar.analytics.engines import (
     DuckDBEngine,
     Engine,
     open_engine,
-    stop_spark,
 )
 from bazaar.analytics.questions import AskOptions, ask, parse_at
 from bazaar.bootstrap import open_store
 from bazaar.domain.catalog import load_catalog
 from bazaar.domain.model import NewPlayer
 from bazaar.domain.trading import Accepted, Rejected
+from bazaar.spark.session import stop_spark
 from bazaar.store.base import Store
 from tests.support.lake_builder import accepted, forge_rows, ingest, player, trade
 

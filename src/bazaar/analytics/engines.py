@@ -178,7 +178,7 @@ def _spark_session(master: str) -> Any:
 
 class SparkEngine:
     """Spark SQL on `local[*]` or a cluster (`master`); the session outlives the engine
-    (closing it is `stop_spark`), so tests and benchmarks pay its start-up once."""
+    (closing it is `bazaar.spark.session.stop_spark`), so tests and benchmarks pay its start-up once."""
 
     name = "spark"
 
@@ -210,16 +210,6 @@ class SparkEngine:
     def close(self) -> None:
         for table in (*LAKE_TABLES, "items"):
             self._spark.catalog.dropTempView(table)
-
-
-def stop_spark() -> None:
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        return
-    session = SparkSession.getActiveSession()
-    if session is not None:
-        session.stop()
 
 
 def open_engine(
