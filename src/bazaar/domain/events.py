@@ -53,13 +53,9 @@ class Event:
         return str(payload["player_1"]["player_id"])
 
     def to_document(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "event_type": self.event_type,
-            "schema_version": self.schema_version,
-            "occurred_at": self.occurred_at,
-            "payload": self.payload,
-        }
+        return envelope(
+            self.event_id, self.event_type, self.occurred_at, self.payload, self.schema_version
+        )
 
     @staticmethod
     def from_document(doc: Mapping[str, Any]) -> Event:
@@ -70,6 +66,24 @@ class Event:
             payload=doc["payload"],
             schema_version=int(doc["schema_version"]),
         )
+
+
+def envelope(
+    event_id: str,
+    event_type: str,
+    occurred_at: str,
+    payload: Mapping[str, Any],
+    schema_version: int = SCHEMA_VERSION,
+) -> dict[str, Any]:
+    """An event's document. Its key order is part of the byte contract; a store that
+    renders trade events without an Event object (SQLite's trade path) uses this too."""
+    return {
+        "event_id": event_id,
+        "event_type": event_type,
+        "schema_version": schema_version,
+        "occurred_at": occurred_at,
+        "payload": payload,
+    }
 
 
 def player_created(catalog: Catalog, state: PlayerState, *, event_id: str) -> Event:
@@ -121,13 +135,9 @@ def _touched(side: TradeSide, other: TradeSide) -> list[int]:
     return sorted(set(touched))
 
 
-def trade_accepted(catalog: Catalog, outcome: Accepted, *, event_id: str) -> Event:
+def _accepted(catalog: Catalog, outcome: Accepted) -> dict[str, Any]:
     """Each side: what it gave, and its state after for every item the trade touched,
     so the lake can rebuild any player's inventory at any instant from events alone."""
-    return Event(event_id, TRADE_ACCEPTED, outcome.executed_at, _accepted(catalog, outcome))
-
-
-def _accepted(catalog: Catalog, outcome: Accepted) -> dict[str, Any]:
     one, two = outcome.request.player_1, outcome.request.player_2
     touched = _touched(one, two)
     return {
@@ -158,10 +168,6 @@ def _side_after(
         "items_value": _value(catalog, held),
         "items_held": sum(held.values()),
     }
-
-
-def trade_rejected(catalog: Catalog, outcome: Rejected, *, event_id: str) -> Event:
-    return Event(event_id, TRADE_REJECTED, outcome.executed_at, _rejected(catalog, outcome))
 
 
 def _rejected(catalog: Catalog, outcome: Rejected) -> dict[str, Any]:

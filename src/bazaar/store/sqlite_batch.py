@@ -20,7 +20,7 @@ import orjson
 from bazaar.domain.catalog import Catalog
 from bazaar.domain.clock import format_instant, parse_instant
 from bazaar.domain.errors import IdempotencyKeyReused
-from bazaar.domain.events import SCHEMA_VERSION, Event, trade_payload
+from bazaar.domain.events import Event, envelope, trade_payload
 from bazaar.domain.model import PlayerState, TradeSide
 from bazaar.domain.trading import Accepted, TradeOutcome
 from bazaar.store.base import Idempotency
@@ -44,15 +44,7 @@ def trade_outbox_row(
     Event (a unit test holds them equal)."""
     event_type, payload = trade_payload(catalog, outcome)
     occurred_at = outcome.executed_at
-    body = orjson.dumps(
-        {
-            "event_id": event_id,
-            "event_type": event_type,
-            "schema_version": SCHEMA_VERSION,
-            "occurred_at": occurred_at,
-            "payload": payload,
-        }
-    )
+    body = orjson.dumps(envelope(event_id, event_type, occurred_at, payload))
     return (event_id, event_type, occurred_at, str(outcome.request.player_1.player_id), body)
 
 
