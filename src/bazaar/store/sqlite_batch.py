@@ -21,7 +21,7 @@ from bazaar.domain.catalog import Catalog
 from bazaar.domain.clock import format_instant, parse_instant
 from bazaar.domain.errors import IdempotencyKeyReused
 from bazaar.domain.events import Event, envelope, trade_payload
-from bazaar.domain.model import PlayerState, TradeSide
+from bazaar.domain.model import PlayerState
 from bazaar.domain.trading import Accepted, TradeOutcome
 from bazaar.store.base import Idempotency
 
@@ -48,14 +48,6 @@ def trade_outbox_row(
     return (event_id, event_type, occurred_at, str(outcome.request.player_1.player_id), body)
 
 
-def _side_document(side: TradeSide) -> dict[str, Any]:
-    return {
-        "player_id": side.player_id,
-        "items": [{"item_id": i.item_id, "quantity": i.quantity} for i in side.items],
-        "gold": side.gold,
-    }
-
-
 def _state_document(state: PlayerState) -> dict[str, Any]:
     # Item ids stay ints, in numeric order, and orjson writes them as keys ("7"): the same
     # bytes as PlayerState.to_document's str keys at half the cost.
@@ -73,15 +65,11 @@ def _state_document(state: PlayerState) -> dict[str, Any]:
 
 def outcome_json(outcome: TradeOutcome) -> bytes:
     """Exactly `orjson.dumps(outcome.to_document())` (a unit test holds them equal)."""
-    request = outcome.request
     doc: dict[str, Any] = {
         "trade_id": outcome.trade_id,
         "status": outcome.status,
         "executed_at": outcome.executed_at,
-        "request": {
-            "player_1": _side_document(request.player_1),
-            "player_2": _side_document(request.player_2),
-        },
+        "request": outcome.request.to_document(),
     }
     if isinstance(outcome, Accepted):
         doc["player_1"] = _state_document(outcome.player_1)
