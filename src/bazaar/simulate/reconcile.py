@@ -23,16 +23,11 @@ class Reconciler:
         self._stats = stats
 
     def accepted(self, trade: PlannedTrade, after_1: State, after_2: State) -> None:
-        self._stats.accepted += 1
-        if trade.expected_1 is None or trade.expected_2 is None:
-            self._stats.diverged += 1
-            self._apply(trade, +1)
-            # The trade's own effect is now in the model; what else changed is unknown.
-            return
-        if trade.expected_1 != after_1 or trade.expected_2 != after_2:
-            self._stats.diverged += 1
-            self._ledger.correct(trade.one, trade.expected_1, after_1)
-            self._ledger.correct(trade.two, trade.expected_2, after_2)
+        expected = (trade.expected_1, trade.expected_2)
+        if expected[0] is None or expected[1] is None or expected != (after_1, after_2):
+            self.accepted_unlike(trade, expected, (after_1, after_2))
+        else:
+            self.as_predicted()
 
     def as_predicted(self) -> None:
         """An accepted trade the model predicted exactly (checked where it ran)."""
@@ -47,6 +42,7 @@ class Reconciler:
         self._stats.diverged += 1
         if expected[0] is None or expected[1] is None:
             self._apply(trade, +1)
+            # The trade's own effect is now in the model; what else changed is unknown.
             return
         self._ledger.correct(trade.one, expected[0], actual[0])
         self._ledger.correct(trade.two, expected[1], actual[1])
