@@ -21,7 +21,7 @@ from bazaar.domain.errors import BazaarError
 from bazaar.domain.model import NewPlayer
 from bazaar.domain.trading import Accepted, TradeOutcome
 from bazaar.simulate.pipeline import REFUSED, Answer, StoreWorkerFailed, run_pipelined
-from bazaar.simulate.plan import PlannedTrade, SimulationPlan
+from bazaar.simulate.plan import PlannedTrade, SimulationPlan, TradeRequests
 from bazaar.simulate.planner import TradePlanner
 from bazaar.simulate.reconcile import Reconciler
 from bazaar.simulate.stats import SimulationStats, SimulationSummary
@@ -126,8 +126,12 @@ def simulate_in_process(
         except StoreWorkerFailed as exc:
             raise SimulationError(f"the store failed: {exc}") from exc
     else:
+        request = TradeRequests(ids)
         for chunk in chunks:
-            calls = [(trade.to_request(ids), None) for trade in chunk]
+            calls = [
+                (request(t.one, t.two, t.lines_1, t.gold_1, t.lines_2, t.gold_2), None)
+                for t in chunk
+            ]
             began = time.perf_counter()
             results = store.execute_trades(calls)
             _tally_results(

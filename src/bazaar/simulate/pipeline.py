@@ -23,10 +23,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from multiprocessing.connection import Connection
 
 from bazaar.domain.errors import BazaarError
-from bazaar.domain.model import ItemLine, TradeRequest, TradeSide
 from bazaar.domain.trading import Accepted, TradeOutcome
 from bazaar.simulate.holdings import ACCEPTED, ItemLines, Ledger
-from bazaar.simulate.plan import PlannedTrade
+from bazaar.simulate.plan import PlannedTrade, TradeRequests
 from bazaar.store.base import Store
 
 IN_FLIGHT = 2  # batches sent and not yet answered: one running, one queued behind it
@@ -43,30 +42,6 @@ OnBatch = Callable[[int, float, list["PlannedTrade"], list[Answer]], None]
 
 class StoreWorkerFailed(Exception):
     """The store process stopped with an error (e.g. the store became unavailable)."""
-
-
-class _Requests:
-    """Builds the store's TradeRequests from orders; item lines are immutable values, and
-    the same few (item, quantity) lines recur, so each distinct one is built once."""
-
-    def __init__(self, ids: list[int]) -> None:
-        self._ids = ids
-        self._lines: dict[ItemLines, tuple[ItemLine, ...]] = {}
-
-    def _items(self, lines: ItemLines) -> tuple[ItemLine, ...]:
-        items = self._lines.get(lines)
-        if items is None:
-            if len(self._lines) > 100_000:
-                self._lines.clear()
-            items = self._lines[lines] = tuple([ItemLine(i, q) for i, q in lines])
-        return items
-
-    def __call__(self, order: Order) -> TradeRequest:
-        ids, items = self._ids, self._items
-        return TradeRequest(
-            TradeSide(ids[order[0]], items(order[2]), order[3]),
-            TradeSide(ids[order[1]], items(order[4]), order[5]),
-        )
 
 
 class _Checker:
@@ -112,14 +87,14 @@ def _store_worker(store: Store, ledger: Ledger, ids: list[int], orders: Connecti
     """The child: execute each batch of orders, answer with what differs from the model."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the parent, which stops us
     checker = _Checker(ledger)
-    request = _Requests(ids)
+    request = TradeRequests(ids)
     try:
         while True:
             message = orders.recv_bytes()
             if not message:
                 break
             batch: list[Order] = pickle.loads(message)
-            calls = [(request(order), None) for order in batch]
+            calls = [(request(*order[:6]), None) for order in batch]
             began = time.perf_counter()
             results = store.execute_trades(calls)
             elapsed = time.perf_counter() - began

@@ -60,12 +60,6 @@ class PlannedTrade:
             "player_2": _side_document(ids[self.two], self.lines_2, self.gold_2),
         }
 
-    def to_request(self, ids: Sequence[int]) -> TradeRequest:
-        return TradeRequest(
-            TradeSide(ids[self.one], tuple(ItemLine(i, q) for i, q in self.lines_1), self.gold_1),
-            TradeSide(ids[self.two], tuple(ItemLine(i, q) for i, q in self.lines_2), self.gold_2),
-        )
-
 
 def _side_document(player_id: int, lines: ItemLines, gold: int) -> dict[str, Any]:
     return {
@@ -73,3 +67,28 @@ def _side_document(player_id: int, lines: ItemLines, gold: int) -> dict[str, Any
         "items": [{"item_id": i, "quantity": q} for i, q in lines],
         "gold": gold,
     }
+
+
+class TradeRequests:
+    """Builds the store's TradeRequest of a planned trade, slots replaced by the server's
+    player ids. Item lines are immutable values and the same few (item, quantity) lines
+    recur, so each distinct one is built once."""
+
+    def __init__(self, ids: Sequence[int]) -> None:
+        self._ids = ids
+        self._lines: dict[ItemLines, tuple[ItemLine, ...]] = {}
+
+    def _items(self, lines: ItemLines) -> tuple[ItemLine, ...]:
+        items = self._lines.get(lines)
+        if items is None:
+            if len(self._lines) > 100_000:
+                self._lines.clear()
+            items = self._lines[lines] = tuple([ItemLine(i, q) for i, q in lines])
+        return items
+
+    def __call__(self, one: int, two: int, lines_1: ItemLines, gold_1: int,
+                 lines_2: ItemLines, gold_2: int) -> TradeRequest:  # fmt: skip
+        ids, items = self._ids, self._items
+        return TradeRequest(
+            TradeSide(ids[one], items(lines_1), gold_1), TradeSide(ids[two], items(lines_2), gold_2)
+        )
