@@ -66,20 +66,17 @@ class _Checker:
                 and h2.items == s2.items
             ):
                 return None
-            expected_1 = h1.snapshot() if expect == ACCEPTED else None
-            expected_2 = h2.snapshot() if expect == ACCEPTED else None
-            self._reset(one, s1.gold, s1.items)
-            self._reset(two, s2.gold, s2.items)
-            return (expected_1, (s1.gold, dict(s1.items)), expected_2, (s2.gold, dict(s2.items)))
+            model_1, model_2 = h1.snapshot(), h2.snapshot()
+            actual_1, actual_2 = (s1.gold, dict(s1.items)), (s2.gold, dict(s2.items))
+            # From here on the model holds what the store holds.
+            self._ledger.correct(one, model_1, actual_1)
+            self._ledger.correct(two, model_2, actual_2)
+            if expect != ACCEPTED:
+                return (None, actual_1, None, actual_2)
+            return (model_1, actual_1, model_2, actual_2)
         if isinstance(result, BaseException):
             return REFUSED
         return result.reason.value
-
-    def _reset(self, slot: int, gold: int, items: Mapping[int, int]) -> None:
-        holding = self._ledger.holdings[slot]
-        holding.gold = gold
-        holding.items = dict(items)
-        holding.held = sum(holding.items.values())
 
 
 def _store_worker(store: Store, ledger: Ledger, ids: list[int], orders: Connection,
