@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import socket
 import sys
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
 from typing import NoReturn
 
 from rich.console import Console
@@ -49,3 +54,35 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def stop_on_signals(notice: str | None = None) -> threading.Event:
+    """An event that Ctrl-C and SIGTERM set, so a long-running command finishes the work in
+    hand (lands its batch, records its position) and exits cleanly instead of dying mid-way.
+    Call it after anything that installs its own handlers (pyspark does, on start)."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if notice and not stop.is_set():
+            console.print(notice)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    return stop
+
+
+def progress_due(quiet: bool) -> Callable[[], bool]:
+    """A check that says when the next progress line is due: every second on a terminal,
+    every 5 s into a log (a follower runs for days), never when quiet."""
+    every = 1.0 if console.is_terminal else 5.0
+    last = [0.0]
+
+    def due() -> bool:
+        now = time.monotonic()
+        if quiet or now - last[0] < every:
+            return False
+        last[0] = now
+        return True
+
+    return due

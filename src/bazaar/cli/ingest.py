@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
-import time
 from collections.abc import Mapping
-from types import FrameType
 
 from rich.table import Table
 
-from bazaar.cli.common import add_command, console, fail, out
+from bazaar.cli.common import add_command, console, fail, out, progress_due, stop_on_signals
 from bazaar.config import DEFAULT_DATA_DIR, Settings
 
 DEFAULT_LAKE = DEFAULT_DATA_DIR / "lake"
@@ -132,25 +128,16 @@ def run(args: argparse.Namespace) -> int:
     except (BazaarError, ValueError) as exc:
         fail(str(exc))
 
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()  # finish the batch in hand, land it, then exit
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    last_report = [0.0]
+    stop = stop_on_signals()  # the batch in hand lands before ingest exits
+    due = progress_due(args.quiet)
 
     def progress(summary: IngestSummary) -> None:
-        now = time.monotonic()
-        if args.quiet or now - last_report[0] < (1.0 if console.is_terminal else 5.0):
-            return
-        last_report[0] = now
-        console.print(
-            f"[dim]ingest[/] {summary.events:,} events ({summary.events_per_second:,.0f}/s), "
-            f"{summary.flushes} flushes, last {summary.last_flush_seconds * 1000:.0f} ms, "
-            f"trades {summary.rows['trades']:,}, dead letters {summary.dead_letters}"
-        )
+        if due():
+            console.print(
+                f"[dim]ingest[/] {summary.events:,} events ({summary.events_per_second:,.0f}/s), "
+                f"{summary.flushes} flushes, last {summary.last_flush_seconds * 1000:.0f} ms, "
+                f"trades {summary.rows['trades']:,}, dead letters {summary.dead_letters}"
+            )
 
     mode = "following" if args.follow else "draining"
     if not args.quiet:

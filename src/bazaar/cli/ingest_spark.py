@@ -7,12 +7,8 @@ command and hands over here); the query itself is bazaar.lake.spark_ingest.
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
-import time
-from types import FrameType
 
-from bazaar.cli.common import console, fail, out
+from bazaar.cli.common import console, fail, out, progress_due, stop_on_signals
 from bazaar.config import Settings
 
 
@@ -88,24 +84,15 @@ def run_spark(args: argparse.Namespace) -> int:
         fail(str(exc))
 
     # After the session: pyspark installs its own SIGINT handler when the context starts.
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()  # let the batch in hand land, then stop the query
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    last_report = [0.0]
+    stop = stop_on_signals()  # the batch in hand lands, then the query stops
+    due = progress_due(args.quiet)
 
     def progress(summary: SparkIngestSummary) -> None:
-        now = time.monotonic()
-        if args.quiet or now - last_report[0] < (1.0 if console.is_terminal else 5.0):
-            return
-        last_report[0] = now
-        console.print(
-            f"[dim]spark ingest[/] {summary.events:,} events in {summary.batches} batches, "
-            f"last {summary.batch_seconds[-1] * 1000:.0f} ms, trades {summary.rows['trades']:,}"
-        )
+        if due():
+            console.print(
+                f"[dim]spark ingest[/] {summary.events:,} events in {summary.batches} batches, "
+                f"last {summary.batch_seconds[-1] * 1000:.0f} ms, trades {summary.rows['trades']:,}"
+            )
 
     if not args.quiet:
         mode = "following" if args.follow else "draining"

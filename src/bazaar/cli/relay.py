@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import threading
 import time
-from types import FrameType
 
-from bazaar.cli.common import add_command, add_store_flags, console, fail
+from bazaar.cli.common import add_command, add_store_flags, console, fail, stop_on_signals
 from bazaar.config import Settings
 from bazaar.stream.kafka import DEFAULT_PARTITIONS, KafkaSettings
 
@@ -100,16 +98,8 @@ def run(args: argparse.Namespace) -> int:
     except (BazaarError, ValueError) as exc:
         fail(str(exc))
     relay = OutboxRelay(store, kafka)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        if not stop.is_set():
-            console.print("stopping: flushing in-flight events ...")
-        stop.set()
-
     # Ctrl-C and SIGTERM both stop cleanly: the relay flushes and records its position.
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = stop_on_signals("stopping: flushing in-flight events ...")
     crashed: list[BaseException] = []
 
     def relay_until_stopped() -> None:
