@@ -159,14 +159,6 @@ class RedisStore(RedisOffers, Store):
             return self._key("idem", "-"), ""
         return self._key("idem", idem.key), idem.fingerprint
 
-    def _settled(self, reply: Sequence[bytes], idem: Idempotency | None) -> bytes:
-        kind = reply[0]
-        if kind == b"reused" and idem is not None:
-            raise IdempotencyKeyReused(idem.key.split(":", 1)[1])
-        if kind == b"unknown":
-            raise UnknownPlayer(int(reply[1]))
-        return reply[1]
-
     def create_player(self, new: NewPlayer, idempotency: Idempotency | None = None) -> PlayerState:
         pc = _resolve_class(self.catalog, new.player_class)
         if new.username is not None:
@@ -192,7 +184,9 @@ class RedisStore(RedisOffers, Store):
             self._key("seq", "outbox"),
         ]
         reply = self._call("create_player", lambda: self._create(keys=keys, args=args))
-        return PlayerState.from_document(orjson.loads(self._settled(reply, idempotency)))
+        if reply[0] == b"reused" and idempotency is not None:  # else 'ok' or 'dup': a state
+            raise _key_reused(idempotency)
+        return PlayerState.from_document(orjson.loads(reply[1]))
 
     def execute_trade(
         self, request: TradeRequest, idempotency: Idempotency | None = None
@@ -388,9 +382,14 @@ def _settle(
         elif kind == b"unknown":
             results[n] = UnknownPlayer(int(value))
         elif kind == b"reused" and idem is not None:
-            results[n] = IdempotencyKeyReused(idem.key.split(":", 1)[1])
+            results[n] = _key_reused(idem)
         else:  # b"dup": the outcome recorded under this key, decoded in full
             results[n] = outcome_from_document(orjson.loads(value))
+
+
+def _key_reused(idem: Idempotency) -> IdempotencyKeyReused:
+    # Idempotency.key is '<scope>:<key>': the error names the key as the client sent it.
+    return IdempotencyKeyReused(idem.key.split(":", 1)[1])
 
 
 def _event_ids(count: int) -> list[str]:
