@@ -51,9 +51,8 @@ _JSON_TYPE = (b"content-type", b"application/json")
 
 class JSON(Response):
     """A JSON answer: Starlette's Response, with the body rendered by orjson and the two
-    headers every answer has built directly (no header mapping to normalise)."""
-
-    media_type = "application/json"
+    headers every answer has built directly (no header mapping to normalise; Response's own
+    __init__, render and media_type are not used)."""
 
     def __init__(
         self, content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None
@@ -68,9 +67,6 @@ class JSON(Response):
             raw.append((b"content-length", b"%d" % len(body)))
         raw.append(_JSON_TYPE)
         self.raw_headers = raw
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
 
 
 def _error(error: BazaarError) -> JSON:
