@@ -85,14 +85,8 @@ class _OneWriteCycle(RequestResponseCycle):
         finally:
             self.transport = transport
             writer.flush()  # a HEAD answer or a refused body: the head still goes out
-
-    async def run_asgi(self, app: Any) -> None:
-        try:
-            await super().run_asgi(app)
-        finally:
-            head, self._head = self._head, None  # an app that never sent its body
-            if head is not None and not self.transport.is_closing():
-                self.transport.write(head)
+        # A head still held when the app ends needs no flush: uvicorn then closes the
+        # connection (an app that started an answer and failed or never finished it).
 
 
 class OneWriteHttpToolsProtocol(HttpToolsProtocol):
