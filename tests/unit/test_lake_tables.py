@@ -8,6 +8,7 @@ import orjson
 import pytest
 
 from bazaar.lake.tables import InvalidEvent, as_dicts, event_rows, to_arrow
+from tests.support.documents import with_changes
 
 ACCEPTED: dict[str, Any] = {
     "event_id": "e-1",
@@ -50,14 +51,7 @@ def test_accepted_trade_rows() -> None:
 
 
 def _broken(**changes: Any) -> bytes:
-    doc = orjson.loads(orjson.dumps(ACCEPTED))
-    for path, value in changes.items():
-        target = doc
-        *parents, last = path.split("__")
-        for key in parents:
-            target = target[key]
-        target[last] = value
-    return orjson.dumps(doc)
+    return orjson.dumps(with_changes(ACCEPTED, **changes))
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from deltalake import DeltaTable
 from bazaar.lake.columnar import EVENT_INDEX, decode_batch
 from bazaar.lake.tables import TABLES, event_rows, to_arrow
 from bazaar.lake.writer import Envelope, LakeWriter
+from tests.support.documents import with_changes
 
 
 def _instant(n: int) -> str:
@@ -70,21 +71,10 @@ def _dumps(doc: dict[str, Any], **options: Any) -> bytes:
     return orjson.dumps(doc, **options)
 
 
-def _variant(doc: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    doc = orjson.loads(orjson.dumps(doc))
-    for path, value in changes.items():
-        target = doc
-        *parents, last = path.split("__")
-        for key in parents:
-            target = target[key]
-        target[last] = value
-    return doc
-
-
 # Valid events the fast path must leave to the strict path (and that the strict path maps).
 VALID_BUT_UNUSUAL = [
-    _variant(accepted(900), occurred_at="2026-11-30T01:30:00.250000+02:00"),  # another zone
-    _variant(created(901), payload__username="Élodie-NaN"),  # non-ASCII, "NaN" in a value
+    with_changes(accepted(900), occurred_at="2026-11-30T01:30:00.250000+02:00"),  # another zone
+    with_changes(created(901), payload__username="Élodie-NaN"),  # non-ASCII, "NaN" in a value
 ]
 PRETTY = _dumps(accepted(903), option=orjson.OPT_INDENT_2)  # valid JSON over many lines
 # Invalid events: each must become exactly one dead letter with the strict path's reason.
@@ -92,16 +82,16 @@ INVALID = [
     b"not json",
     b"",
     b'{"event_id": "x"}{"event_id": "y"}',
-    _dumps(_variant(accepted(910), event_type="trade_exploded")),
-    _dumps(_variant(accepted(911), schema_version=2)),
-    _dumps(_variant(accepted(912), occurred_at="2026-02-30T10:00:00.000000Z")),
-    _dumps(_variant(accepted(913), occurred_at="2026-11-29T10:00:00.000000")),
-    _dumps(_variant(accepted(914), payload__trade_id="914")),
-    _dumps(_variant(accepted(915), payload__player_1__gold=True)),
-    _dumps(_variant(accepted(916), payload__player_2__items=[None])),
-    _dumps(_variant(created(917), payload__username=None)),
-    _dumps(_variant(rejected(918), payload__detail=5)),
-    _dumps(_variant(rejected(919), event_id="")),
+    _dumps(with_changes(accepted(910), event_type="trade_exploded")),
+    _dumps(with_changes(accepted(911), schema_version=2)),
+    _dumps(with_changes(accepted(912), occurred_at="2026-02-30T10:00:00.000000Z")),
+    _dumps(with_changes(accepted(913), occurred_at="2026-11-29T10:00:00.000000")),
+    _dumps(with_changes(accepted(914), payload__trade_id="914")),
+    _dumps(with_changes(accepted(915), payload__player_1__gold=True)),
+    _dumps(with_changes(accepted(916), payload__player_2__items=[None])),
+    _dumps(with_changes(created(917), payload__username=None)),
+    _dumps(with_changes(rejected(918), payload__detail=5)),
+    _dumps(with_changes(rejected(919), event_id="")),
     # NaN in a field nobody reads: Arrow would skip it, orjson (the reference) refuses it.
     _dumps(rejected(920)).replace(b'"schema_version":1,', b'"schema_version":1,"x":NaN,'),
 ]
