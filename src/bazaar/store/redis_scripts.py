@@ -328,7 +328,7 @@ local function trade(one, two, event_id)
   local p2 = player(two.id)
   if not p2 then return 'unknown', two.id end
 
-  local reason, detail, new1, new2
+  local reason, detail
   if one.id == two.id then
     reason, detail = 'self_trade', 'player ' .. one.id .. ' cannot trade with itself'
   elseif #one.order == 0 and one.gold == 0 and #two.order == 0 and two.gold == 0 then
@@ -338,10 +338,9 @@ local function trade(one, two, event_id)
     if not reason then reason, detail = check_side(two, p2, 'player_2') end
     if not reason then reason, detail = over_capacity(p1, one, two, 'player_1') end
     if not reason then reason, detail = over_capacity(p2, two, one, 'player_2') end
-    if not reason then
+    if not reason then  -- accepted: p1 and p2 become the states after the trade
       apply(p1, one, two)
       apply(p2, two, one)
-      new1, new2 = p1, p2
     end
   end
 
@@ -361,8 +360,7 @@ local function trade(one, two, event_id)
   else
     event_type = 'trade_accepted'
     outcome = head .. ',"status":"accepted","executed_at":"' .. executed_at .. '","request":'
-      .. request .. ',"player_1":' .. state_json(new1) .. ',"player_2":' .. state_json(new2)
-      .. '}'
+      .. request .. ',"player_1":' .. state_json(p1) .. ',"player_2":' .. state_json(p2) .. '}'
     local touched, seen_ids = {}, {}
     for _, s in ipairs({one, two}) do
       for _, id in ipairs(s.order) do
@@ -382,8 +380,8 @@ local function trade(one, two, event_id)
         .. '],"distinct_items":' .. num(new.distinct) .. ',"items_value":' .. num(new.worth)
         .. ',"items_held":' .. num(new.held) .. '}'
     end
-    payload = head .. ',"player_1":' .. after_json(one, new1) .. ',"player_2":'
-      .. after_json(two, new2) .. '}'
+    payload = head .. ',"player_1":' .. after_json(one, p1) .. ',"player_2":'
+      .. after_json(two, p2) .. '}'
     dirty[one.id], dirty[two.id] = true, true
   end
   seq = seq + 1
