@@ -1,7 +1,8 @@
 """Group commit for POST /trades: trades arriving together share one store round trip.
 
-Under load the event loop keeps parsing requests while one batch runs on the store thread;
-whatever queued meanwhile becomes the next batch. Each trade is still its own atomic step
+Under load the event loop keeps parsing requests while one batch runs in the store (on a
+store thread; for Redis over TCP, a reply awaited on this loop): whatever queued meanwhile
+becomes the next batch. Each trade is still its own atomic step
 with its own outcome and event; only the commit (SQLite) or round trip (Redis) is shared.
 With one request in flight a batch is simply that one request.
 """
