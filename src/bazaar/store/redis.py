@@ -114,7 +114,8 @@ class RedisStore(RedisOffers, Store):
         self.catalog = catalog
         self.client = client
         self.prefix = prefix
-        self._trade = client.register_script(trade_script(catalog))
+        trade = trade_script(catalog)
+        self._trade = client.register_script(trade)
         self._create = client.register_script(create_player_script(catalog))
         self._outbox = f"{prefix}outbox"
         self._trade_keys = [
@@ -124,7 +125,7 @@ class RedisStore(RedisOffers, Store):
             self._key("trades"),
             self._outbox,
         ]
-        self._on_loop = _script_caller(client, self._trade)
+        self._on_loop = _script_caller(client, self._trade.sha, trade)
         # api/batching.py awaits execute_trades_async on the event loop when this is True.
         self.async_trades = self._on_loop is not None
 
@@ -349,7 +350,7 @@ class RedisStore(RedisOffers, Store):
         self.client.close()
 
 
-def _script_caller(client: redis.Redis, script: Any) -> ScriptCaller | None:
+def _script_caller(client: redis.Redis, sha: str, script: str) -> ScriptCaller | None:
     """The trade script's event-loop caller, for a client on plain TCP (a Unix socket, TLS
     or a credential provider stay on the sync client, through the thread pool)."""
     pool = client.connection_pool
@@ -362,8 +363,8 @@ def _script_caller(client: redis.Redis, script: Any) -> ScriptCaller | None:
         db=int(kw.get("db", 0) or 0),
         username=kw.get("username"),
         password=kw.get("password"),
-        sha=script.sha,
-        script=script.script if isinstance(script.script, str) else script.script.decode(),
+        sha=sha,
+        script=script,
         timeout=float(kw.get("socket_timeout") or SOCKET_TIMEOUT_SECONDS),
     )
 
