@@ -178,7 +178,8 @@ def _spark_session(master: str) -> Any:
 
 class SparkEngine:
     """Spark SQL on `local[*]` or a cluster (`master`); the session outlives the engine
-    (closing it is `bazaar.spark.session.stop_spark`), so tests and benchmarks pay its start-up once."""
+    (`bazaar.spark.session.stop_spark` closes it), so tests and benchmarks pay its start-up
+    once."""
 
     name = "spark"
 
