@@ -21,8 +21,9 @@ from bazaar.domain.clock import format_instant
 from bazaar.domain.events import trade_event
 from bazaar.domain.model import ItemLine, NewPlayer, TradeRequest, TradeSide
 from bazaar.domain.trading import Accepted
+from bazaar.store.base import new_event_ids
 from bazaar.store.sqlite import SQLiteStore
-from bazaar.store.sqlite_batch import event_ids, outbox_row, outcome_json, trade_outbox_row
+from bazaar.store.sqlite_batch import outbox_row, outcome_json, trade_outbox_row
 from tests.support.trades import TradeGenerator, snapshot
 
 
@@ -50,7 +51,7 @@ def test_outcome_json_is_the_outcome_document(tmp_path: Path, catalog: Catalog) 
 
 
 def test_event_ids_are_version_4_uuids() -> None:
-    ids = event_ids(500)
+    ids = new_event_ids(500)
     assert len(set(ids)) == 500
     for text in ids:
         parsed = uuid.UUID(text)

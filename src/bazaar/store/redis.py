@@ -29,7 +29,6 @@ with its Idempotency-Key and gets the recorded result.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -43,7 +42,6 @@ from redis.retry import Retry
 from bazaar.domain.catalog import Catalog
 from bazaar.domain.errors import (
     BazaarError,
-    IdempotencyKeyReused,
     InvalidRequest,
     StoreUnavailable,
     UnknownPlayer,
@@ -65,6 +63,7 @@ from bazaar.store.base import (
     OutboxEntry,
     Store,
     TradeCall,
+    new_event_ids,
 )
 from bazaar.store.redis_offers import RedisOffers
 from bazaar.store.redis_scripts import create_player_script, trade_script
@@ -186,7 +185,7 @@ class RedisStore(RedisOffers, Store):
         ]
         reply = self._call("create_player", lambda: self._create(keys=keys, args=args))
         if reply[0] == b"reused" and idempotency is not None:  # else 'ok' or 'dup': a state
-            raise _key_reused(idempotency)
+            raise idempotency.reused()
         return PlayerState.from_document(orjson.loads(reply[1]))
 
     def execute_trade(
@@ -232,7 +231,7 @@ class RedisStore(RedisOffers, Store):
         args: list[str | int] = [self.prefix, IDEMPOTENCY_TTL_SECONDS, 0]
         sent: list[int] = []
         for n, (request, idem), event_id in zip(
-            range(start, start + len(chunk)), chunk, _event_ids(len(chunk)), strict=True
+            range(start, start + len(chunk)), chunk, new_event_ids(len(chunk)), strict=True
         ):
             try:
                 args += _trade_args(request, idem, event_id)
@@ -383,26 +382,9 @@ def _settle(
         elif kind == b"unknown":
             results[n] = UnknownPlayer(int(value))
         elif kind == b"reused" and idem is not None:
-            results[n] = _key_reused(idem)
+            results[n] = idem.reused()
         else:  # b"dup": the outcome recorded under this key, decoded in full
             results[n] = outcome_from_document(orjson.loads(value))
-
-
-def _key_reused(idem: Idempotency) -> IdempotencyKeyReused:
-    # Idempotency.key is '<scope>:<key>': the error names the key as the client sent it.
-    return IdempotencyKeyReused(idem.key.split(":", 1)[1])
-
-
-def _event_ids(count: int) -> list[str]:
-    """`count` random (version 4) UUIDs as text: one urandom call for a whole batch costs a
-    third of `str(uuid.uuid4())` per id."""
-    raw = os.urandom(16 * count).hex()
-    ids = []
-    for at in range(0, 32 * count, 32):
-        h = raw[at : at + 32]
-        variant = "89ab"[int(h[16], 16) & 3]
-        ids.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}")
-    return ids
 
 
 def _outcome(doc: dict[str, Any], request: TradeRequest) -> TradeOutcome:

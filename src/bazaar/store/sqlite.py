@@ -249,7 +249,7 @@ class SQLiteStore(SQLiteOffers, Store):
         if row is None:
             return None
         if row[0] != idem.fingerprint:
-            raise IdempotencyKeyReused(idem.key.split(":", 1)[1])
+            raise idem.reused()
         return bytes(row[1])
 
     def _remember(self, db: sqlite3.Connection, idem: Idempotency | None, result: bytes) -> None:
