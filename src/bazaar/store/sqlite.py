@@ -110,7 +110,8 @@ def sqlite_path(url: str) -> Path:
     return Path(url[len(prefix) :])
 
 
-def _row_to_state(row: tuple[int, str, str, int, str, int, int, str]) -> PlayerState:
+def _row_to_state(row: tuple[int, str, str, int, bytes | str, int, int, str]) -> PlayerState:
+    # `items` is orjson's bytes (stored as a BLOB in the TEXT column); text if written by hand.
     player_id, username, player_class, gold, items, capacity, version, created_at = row
     return PlayerState(
         player_id=player_id,
