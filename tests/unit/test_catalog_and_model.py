@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from bazaar.api.schemas import player_view
 from bazaar.domain.catalog import Catalog, load_catalog
 from bazaar.domain.clock import next_instant, parse_instant
 from bazaar.domain.errors import CatalogError, InvalidRequest
-from bazaar.domain.model import check_username
+from bazaar.domain.model import PlayerState, check_username
 
 
 def test_default_catalog_has_the_ten_classes_and_their_weights(catalog: Catalog) -> None:
@@ -31,6 +32,26 @@ def test_catalog_file_by_path(tmp_path: Path, catalog: Catalog) -> None:
     path = tmp_path / "c.json"
     path.write_text(json.dumps(doc))
     assert load_catalog(path).items[1].value == 77
+
+
+def test_player_view_names_and_values_each_held_item(tmp_path: Path, catalog: Catalog) -> None:
+    doc = catalog.to_document()
+    doc["items"][0]["name"] = "Renamed Sword"
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(doc))
+    renamed = load_catalog(path)
+    first = doc["items"][0]
+    state = PlayerState(1, "ann", "farmer", 5, {404: 2, first["item_id"]: 3}, 50, 1, "t")
+    assert player_view(renamed, state)["items"] == [
+        {
+            "item_id": first["item_id"],
+            "name": "Renamed Sword",
+            "value": first["value"],
+            "quantity": 3,
+        },
+        # an item the catalog does not know is still listed, with name and value null
+        {"item_id": 404, "name": None, "value": None, "quantity": 2},
+    ]
 
 
 @pytest.mark.parametrize(

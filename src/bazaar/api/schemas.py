@@ -55,28 +55,18 @@ class PlayerIn(_Strict):
     player_class: str | None = Field(default=None, max_length=64)
 
 
-_NameAndValue = tuple[str | None, int | None]
-_UNKNOWN_ITEM: _NameAndValue = (None, None)
-_item_info: dict[int, tuple[Catalog, dict[int, _NameAndValue]]] = {}
-
-
-def _names_and_values(catalog: Catalog) -> dict[int, _NameAndValue]:
-    """item_id -> (name, value), built once per catalog: every answer about a player lists
-    each held item with both."""
-    cached = _item_info.get(id(catalog))
-    if cached is not None and cached[0] is catalog:
-        return cached[1]
-    info: dict[int, _NameAndValue] = {i.item_id: (i.name, i.value) for i in catalog.items.values()}
-    _item_info[id(catalog)] = (catalog, info)
-    return info
-
-
 def player_view(catalog: Catalog, state: PlayerState) -> dict[str, Any]:
-    info = _names_and_values(catalog)
-    items = []
-    for item_id, quantity in sorted(state.items.items()):
-        name, value = info.get(item_id, _UNKNOWN_ITEM)
-        items.append({"item_id": item_id, "name": name, "value": value, "quantity": quantity})
+    names, values = catalog.names, catalog.values
+    # a held item the catalog does not know answers with name and value null
+    items = [
+        {
+            "item_id": item_id,
+            "name": names.get(item_id),
+            "value": values.get(item_id),
+            "quantity": quantity,
+        }
+        for item_id, quantity in sorted(state.items.items())
+    ]
     return {
         "player_id": state.player_id,
         "username": state.username,

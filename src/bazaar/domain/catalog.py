@@ -37,9 +37,12 @@ class Catalog:
     # item_id -> value per unit, derived from `items`: the trade path reads it for every
     # line and every held stack, so it is one dict lookup instead of a method call each.
     values: Mapping[int, int] = field(init=False, repr=False, compare=False)
+    # item_id -> name, derived the same way: every answer about a player names each held item.
+    names: Mapping[int, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", {i: item.value for i, item in self.items.items()})
+        object.__setattr__(self, "names", {i: item.name for i, item in self.items.items()})
 
     def item(self, item_id: int) -> Item | None:
         return self.items.get(item_id)
