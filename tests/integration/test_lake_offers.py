@@ -17,8 +17,9 @@ import pytest
 
 from bazaar.domain.catalog import load_catalog
 from bazaar.domain.errors import OfferNotOpen
+from bazaar.domain.events import OFFER_EVENT_TYPES
 from bazaar.domain.model import ItemLine, NewPlayer, TradeRequest, TradeSide
-from bazaar.domain.offers import OFFER_EVENT_TYPES, SERVER, Actor, OfferAction, OfferStatus
+from bazaar.domain.offers import SERVER, Actor, OfferAction, OfferStatus
 from bazaar.lake.follower import lake_position
 from bazaar.lake.tables import OFFERS, PRIMARY_TABLES
 from bazaar.lake.writer import LakeWriter

@@ -22,16 +22,21 @@ SCHEMA_VERSION = 1
 PLAYER_CREATED = "player_created"
 TRADE_ACCEPTED = "trade_accepted"
 TRADE_REJECTED = "trade_rejected"
-# Offer events are built by domain/offers.py, which imports this module: spelled out here
-# so the published contract (stream/contract.py) lists every type; a unit test keeps the
-# two lists equal.
+# Offer event types live here, beside the others, so the published contract
+# (stream/contract.py) lists every type from one place; domain/offers.py builds them.
+OFFER_CREATED = "offer_created"
+OFFER_ACCEPTED = "offer_accepted"
+OFFER_DECLINED = "offer_declined"
+OFFER_CANCELLED = "offer_cancelled"
+OFFER_EXPIRED = "offer_expired"
+OFFER_FAILED = "offer_failed"
 OFFER_EVENT_TYPES = (
-    "offer_created",
-    "offer_accepted",
-    "offer_declined",
-    "offer_cancelled",
-    "offer_expired",
-    "offer_failed",
+    OFFER_CREATED,
+    OFFER_ACCEPTED,
+    OFFER_DECLINED,
+    OFFER_CANCELLED,
+    OFFER_EXPIRED,
+    OFFER_FAILED,
 )
 EVENT_TYPES = (PLAYER_CREATED, TRADE_ACCEPTED, TRADE_REJECTED, *OFFER_EVENT_TYPES)
 

@@ -27,27 +27,21 @@ from typing import Any
 from bazaar.domain.catalog import Catalog
 from bazaar.domain.clock import format_instant, parse_instant
 from bazaar.domain.errors import Forbidden, InvalidRequest, OfferNotOpen
+from bazaar.domain.events import OFFER_ACCEPTED as OFFER_ACCEPTED
+from bazaar.domain.events import OFFER_CANCELLED as OFFER_CANCELLED
+from bazaar.domain.events import OFFER_CREATED as OFFER_CREATED
+from bazaar.domain.events import OFFER_DECLINED as OFFER_DECLINED
+from bazaar.domain.events import OFFER_EVENT_TYPES as OFFER_EVENT_TYPES
+from bazaar.domain.events import OFFER_EXPIRED as OFFER_EXPIRED
+from bazaar.domain.events import OFFER_FAILED as OFFER_FAILED
 from bazaar.domain.events import Event
 from bazaar.domain.model import TradeRequest, TradeSide
 from bazaar.domain.trading import Accepted, TradeOutcome, normalise
 
 DEFAULT_OFFER_TTL_SECONDS = 600
 MAX_OFFER_TTL_SECONDS = 7 * 24 * 3600
-
-OFFER_CREATED = "offer_created"
-OFFER_ACCEPTED = "offer_accepted"
-OFFER_DECLINED = "offer_declined"
-OFFER_CANCELLED = "offer_cancelled"
-OFFER_EXPIRED = "offer_expired"
-OFFER_FAILED = "offer_failed"
-OFFER_EVENT_TYPES = (
-    OFFER_CREATED,
-    OFFER_ACCEPTED,
-    OFFER_DECLINED,
-    OFFER_CANCELLED,
-    OFFER_EXPIRED,
-    OFFER_FAILED,
-)
+# The OFFER_* event types are owned by events.py (the contract lists every type there);
+# imported above as `X as X` so modules that name them through this one still can.
 
 
 class OfferStatus(StrEnum):
