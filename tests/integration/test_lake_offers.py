@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 from bazaar.domain.catalog import load_catalog
 from bazaar.domain.errors import OfferNotOpen
 from bazaar.domain.events import OFFER_EVENT_TYPES
-from bazaar.domain.model import ItemLine, NewPlayer, TradeRequest, TradeSide
+from bazaar.domain.model import ItemLine, TradeRequest, TradeSide
 from bazaar.domain.offers import SERVER, Actor, OfferAction, OfferStatus
 from bazaar.lake.follower import lake_position
 from bazaar.lake.tables import OFFERS, PRIMARY_TABLES
@@ -27,39 +28,29 @@ from bazaar.store.base import Store
 from bazaar.store.sqlite import SQLiteStore
 from bazaar.stream.contract import contract_violations
 from tests.integration.test_lake_ingest import Trader, ingest, outbox, read_table
+from tests.support.offers import MILK, farmers, food_for_gold
 
-FOOD, MILK = 5, 6  # a farmer starts with 500 Food Packages, 399 Milk and 500 gold
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _farmers(store: Store, n: int) -> list[int]:
-    return [store.create_player(NewPlayer("farmer")).player_id for _ in range(n)]
-
-
-def _food_for_gold(creator: int, addressee: int, food: int = 3, gold: int = 20) -> TradeRequest:
-    return TradeRequest(
-        TradeSide(creator, (ItemLine(FOOD, food),)), TradeSide(addressee, gold=gold)
-    )
 
 
 def make_offers(store: Store) -> None:
     """Every offer outcome at least once: accepted, declined, cancelled (by the creator and
     by a server key), expired, failed; some offers still open."""
-    a, b, c = _farmers(store, 3)
+    a, b, c = farmers(store, 3)
     act = store.act_on_offer
-    accepted = store.create_offer(_food_for_gold(a, b), 600)
+    accepted = store.create_offer(food_for_gold(a, b), 600)
     assert act(accepted.offer_id, OfferAction.ACCEPT, Actor(b)).offer.status is OfferStatus.ACCEPTED
-    declined = store.create_offer(_food_for_gold(b, c, food=1, gold=0), 600)
+    declined = store.create_offer(food_for_gold(b, c, food=1, gold=0), 600)
     act(declined.offer_id, OfferAction.DECLINE, Actor(c))
     for actor in (Actor(a), SERVER):
-        cancelled = store.create_offer(_food_for_gold(a, c), 600)
+        cancelled = store.create_offer(food_for_gold(a, c), 600)
         act(cancelled.offer_id, OfferAction.CANCEL, actor)
     milk_for_gold = TradeRequest(TradeSide(c, gold=450), TradeSide(a, (ItemLine(MILK, 2),)))
     failing = store.create_offer(milk_for_gold, 600)
     store.execute_trade(TradeRequest(TradeSide(c, gold=100), TradeSide(b, gold=0)))
     assert act(failing.offer_id, OfferAction.ACCEPT, Actor(a)).offer.status is OfferStatus.FAILED
-    store.create_offer(_food_for_gold(c, a), 600)  # stays open
-    expiring = store.create_offer(_food_for_gold(b, a), 1)
+    store.create_offer(food_for_gold(c, a), 600)  # stays open
+    expiring = store.create_offer(food_for_gold(b, a), 1)
     time.sleep(1.05)
     with pytest.raises(OfferNotOpen):
         act(expiring.offer_id, OfferAction.ACCEPT, Actor(a))
@@ -121,8 +112,10 @@ def assert_lake_holds_every_event_once(lake: Path, docs: list[dict[str, Any]]) -
 
 
 @pytest.fixture
-def sqlite_store(tmp_path: Path) -> SQLiteStore:
-    return SQLiteStore(tmp_path / "bazaar.db", load_catalog())
+def sqlite_store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    store = SQLiteStore(tmp_path / "bazaar.db", load_catalog())
+    with store:
+        yield store
 
 
 def test_every_store_writes_offer_events_that_conform_to_the_contract(store: Store) -> None:
@@ -167,10 +160,10 @@ def test_every_offer_event_lands_in_offers_and_its_trade_in_trades(
 def test_a_lake_from_before_offers_gains_their_history_without_doubling_the_rest(
     sqlite_store: SQLiteStore, tmp_path: Path
 ) -> None:
-    store = sqlite_store
     """A lake written before the `offers` table existed resumes from the start of the source
     for that table alone: every other table already holds those positions and takes
     nothing, `offers` takes every offer event, including those from before it existed."""
+    store = sqlite_store
     lake, url = tmp_path / "lake", f"sqlite:///{store.path}"
     Trader(store, players=6).trade(200)
     make_offers(store)

@@ -20,29 +20,18 @@ from bazaar.domain.model import ItemLine, NewPlayer, TradeRequest, TradeSide
 from bazaar.domain.offers import SERVER, Actor, OfferAction, OfferStatus
 from bazaar.store.base import Store
 from tests.support.ledger import holdings, outbox_events, supply
+from tests.support.offers import FOOD, MILK, farmers, food_for_gold
 from tests.support.server import running_server
 from tests.support.stores import open_url
-
-FOOD, MILK = 5, 6  # a farmer starts with 500 Food Packages and 399 Milk, 500 gold
-
-
-def _offer_request(creator: int, addressee: int, food: int = 3, gold: int = 20) -> TradeRequest:
-    return TradeRequest(
-        TradeSide(creator, (ItemLine(FOOD, food),)), TradeSide(addressee, gold=gold)
-    )
 
 
 def _types(store: Store) -> list[str]:
     return [e["event_type"] for e in outbox_events(store)]
 
 
-def _farmers(store: Store, n: int) -> list[int]:
-    return [store.create_player(NewPlayer("farmer")).player_id for _ in range(n)]
-
-
 def test_accepting_moves_the_goods_and_writes_three_events_in_order(store: Store) -> None:
-    a, b = _farmers(store, 2)
-    offer = store.create_offer(_offer_request(a, b), 600)
+    a, b = farmers(store, 2)
+    offer = store.create_offer(food_for_gold(a, b), 600)
     result = store.act_on_offer(offer.offer_id, OfferAction.ACCEPT, Actor(b))
     assert result.offer.status is OfferStatus.ACCEPTED
     assert result.trade is not None and result.offer.trade_id == result.trade.trade_id
@@ -61,7 +50,7 @@ def test_accepting_moves_the_goods_and_writes_three_events_in_order(store: Store
 
 
 def test_an_offer_whose_items_are_gone_fails_with_the_reason(store: Store) -> None:
-    a, b, c = _farmers(store, 3)
+    a, b, c = farmers(store, 3)
     gold_for_milk = TradeRequest(TradeSide(a, gold=400), TradeSide(b, (ItemLine(MILK, 1),)))
     offer = store.create_offer(gold_for_milk, 600)
     spent = store.execute_trade(TradeRequest(TradeSide(a, gold=200), TradeSide(c, gold=0)))
@@ -88,8 +77,8 @@ def test_an_offer_whose_items_are_gone_fails_with_the_reason(store: Store) -> No
 def test_decline_and_cancel_are_final_and_recorded_once(
     store: Store, action: OfferAction, actor: str, status: OfferStatus, event: str
 ) -> None:
-    a, b = _farmers(store, 2)
-    offer = store.create_offer(_offer_request(a, b), 600)
+    a, b = farmers(store, 2)
+    offer = store.create_offer(food_for_gold(a, b), 600)
     who = {"addressee": Actor(b), "creator": Actor(a), "server": SERVER}[actor]
     assert store.act_on_offer(offer.offer_id, action, who).offer.status is status
     for again in OfferAction:
@@ -100,8 +89,8 @@ def test_decline_and_cancel_are_final_and_recorded_once(
 
 
 def test_an_expired_offer_cannot_be_accepted_and_expires_once(store: Store) -> None:
-    a, b = _farmers(store, 2)
-    offer = store.create_offer(_offer_request(a, b), 1)
+    a, b = farmers(store, 2)
+    offer = store.create_offer(food_for_gold(a, b), 1)
     time.sleep(1.05)
     assert store.get_offer(offer.offer_id).seen_at(_now()).status is OfferStatus.EXPIRED
     for _ in range(2):
@@ -145,8 +134,8 @@ def _race(store_url: str, calls: list[Callable[[Store], Any]]) -> list[Any]:
 
 
 def test_16_concurrent_accepts_of_one_offer_execute_it_once(store: Store, store_url: str) -> None:
-    a, b = _farmers(store, 2)
-    offer = store.create_offer(_offer_request(a, b), 600)
+    a, b = farmers(store, 2)
+    offer = store.create_offer(food_for_gold(a, b), 600)
 
     def accept(s: Store) -> Any:
         return s.act_on_offer(offer.offer_id, OfferAction.ACCEPT, Actor(b))
@@ -161,11 +150,11 @@ def test_16_concurrent_accepts_of_one_offer_execute_it_once(store: Store, store_
 
 
 def test_accept_racing_cancel_has_exactly_one_winner(store: Store, store_url: str) -> None:
-    players = _farmers(store, 2)
+    players = farmers(store, 2)
     a, b = players
     outcomes = Counter()
     for _ in range(8):
-        offer = store.create_offer(_offer_request(a, b, food=1, gold=1), 600)
+        offer = store.create_offer(food_for_gold(a, b, food=1, gold=1), 600)
         oid = offer.offer_id
         results = _race(
             store_url,
@@ -191,7 +180,7 @@ def test_concurrent_offers_conserve_goods_and_record_one_event_per_transition(
     store: Store, store_url: str, catalog: Catalog
 ) -> None:
     ids = [store.create_player(NewPlayer(c)).player_id for c in ("farmer", "hunter", "tailor")]
-    ids += _farmers(store, 3)
+    ids += farmers(store, 3)
     rng = random.Random(9)
     plans: list[list[tuple[int, int, int, int]]] = [
         [
@@ -206,7 +195,7 @@ def test_concurrent_offers_conserve_goods_and_record_one_event_per_transition(
             for creator, addressee, food, gold in plan:
                 if creator == addressee:
                     continue
-                offer = s.create_offer(_offer_request(creator, addressee, food, gold), 600)
+                offer = s.create_offer(food_for_gold(creator, addressee, food, gold), 600)
                 action = rng_choice(offer.offer_id)
                 try:
                     if action is OfferAction.CANCEL:
@@ -247,11 +236,11 @@ def test_concurrent_offers_conserve_goods_and_record_one_event_per_transition(
 
 
 def test_history_lists_trades_and_offers_newest_first_in_pages(store: Store) -> None:
-    a, b, c = _farmers(store, 3)
-    first = store.create_offer(_offer_request(a, b), 600)
+    a, b, c = farmers(store, 3)
+    first = store.create_offer(food_for_gold(a, b), 600)
     store.execute_trade(TradeRequest(TradeSide(a, gold=5), TradeSide(c)))
     store.act_on_offer(first.offer_id, OfferAction.ACCEPT, Actor(b))
-    second = store.create_offer(_offer_request(c, a), 600)
+    second = store.create_offer(food_for_gold(c, a), 600)
     store.execute_trade(TradeRequest(TradeSide(b, gold=5), TradeSide(c)))  # not a's
 
     seen: list[tuple[str, int]] = []
