@@ -93,13 +93,12 @@ class TradePlanner:
                 proposal = self._honest.propose()
             kind, one, two, lines_1, gold_1, lines_2, gold_2 = proposal
             expect = ledger.predict(one, two, lines_1, gold_1, lines_2, gold_2)
-            if expect == ACCEPTED and self.snapshots:
+            if expect == ACCEPTED:
                 ledger.apply(one, two, lines_1, gold_1, lines_2, gold_2)
+            if self.snapshots and expect == ACCEPTED:
                 yield PlannedTrade(
                     index, kind, one, two, lines_1, gold_1, lines_2, gold_2, expect,
                     ledger.holdings[one].snapshot(), ledger.holdings[two].snapshot(),
                 )  # fmt: skip
             else:
-                if expect == ACCEPTED:
-                    ledger.apply(one, two, lines_1, gold_1, lines_2, gold_2)
                 yield PlannedTrade(index, kind, one, two, lines_1, gold_1, lines_2, gold_2, expect)
