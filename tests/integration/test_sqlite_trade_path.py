@@ -7,9 +7,8 @@ cache against writers it cannot see (another connection, a rolled-back transacti
 
 from __future__ import annotations
 
-import random
-import re
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,14 +16,21 @@ import orjson
 import pytest
 
 from bazaar.domain.catalog import Catalog
-from bazaar.domain.clock import format_instant
 from bazaar.domain.events import trade_event
 from bazaar.domain.model import ItemLine, NewPlayer, TradeRequest, TradeSide
 from bazaar.domain.trading import Accepted
-from bazaar.store.base import new_event_ids
 from bazaar.store.sqlite import SQLiteStore
 from bazaar.store.sqlite_batch import outbox_row, outcome_json, trade_outbox_row
 from tests.support.trades import TradeGenerator, snapshot
+
+
+@pytest.fixture
+def traders(tmp_path: Path, catalog: Catalog) -> Iterator[tuple[SQLiteStore, int, int]]:
+    """A fresh store with a farmer and a blacksmith (who make food and armour)."""
+    with SQLiteStore(tmp_path / "s.db", catalog) as store:
+        farmer = store.create_player(NewPlayer("farmer")).player_id
+        blacksmith = store.create_player(NewPlayer("blacksmith")).player_id
+        yield store, farmer, blacksmith
 
 
 def _swap(a: int, b: int, a_item: int, b_item: int, qty: int = 1) -> TradeRequest:
@@ -50,30 +56,11 @@ def test_outcome_json_is_the_outcome_document(tmp_path: Path, catalog: Catalog) 
         assert store.get_trade(outcome.trade_id) == outcome
 
 
-def test_event_ids_are_version_4_uuids() -> None:
-    ids = new_event_ids(500)
-    assert len(set(ids)) == 500
-    for text in ids:
-        parsed = uuid.UUID(text)
-        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and str(parsed) == text
-
-
-def test_instants_are_the_fixed_width_text_they_always_were() -> None:
-    rng = random.Random(3)
-    for _ in range(1000):
-        moment = datetime(2000, 1, 1, tzinfo=UTC) + timedelta(
-            microseconds=rng.randrange(10**16) if rng.random() < 0.9 else 0
-        )
-        expected = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        assert format_instant(moment) == expected
-        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", expected)
-
-
-def test_a_trade_sees_what_another_connection_wrote(tmp_path: Path, catalog: Catalog) -> None:
-    path = tmp_path / "s.db"
-    mine, theirs = SQLiteStore(path, catalog), SQLiteStore(path, catalog)
-    a = mine.create_player(NewPlayer("farmer")).player_id
-    b = mine.create_player(NewPlayer("blacksmith")).player_id
+def test_a_trade_sees_what_another_connection_wrote(
+    traders: tuple[SQLiteStore, int, int], catalog: Catalog
+) -> None:
+    mine, a, b = traders
+    theirs = SQLiteStore(mine.path, catalog)
     first = mine.execute_trades([(_swap(a, b, 5, 1), None)])[0]  # both now cached by `mine`
     assert isinstance(first, Accepted)
     theirs.execute_trade(_swap(a, b, 5, 1, qty=3))
@@ -85,11 +72,9 @@ def test_a_trade_sees_what_another_connection_wrote(tmp_path: Path, catalog: Cat
 
 
 def test_a_rolled_back_batch_leaves_nothing_cached(
-    tmp_path: Path, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+    traders: tuple[SQLiteStore, int, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = SQLiteStore(tmp_path / "s.db", catalog)
-    a = store.create_player(NewPlayer("farmer")).player_id
-    b = store.create_player(NewPlayer("blacksmith")).player_id
+    store, a, b = traders
     store.execute_trades([(_swap(a, b, 5, 1), None)])
 
     from bazaar.store import sqlite_batch
@@ -108,11 +93,9 @@ def test_a_rolled_back_batch_leaves_nothing_cached(
 
 
 def test_trade_instants_follow_the_clock_and_never_repeat(
-    tmp_path: Path, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+    traders: tuple[SQLiteStore, int, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = SQLiteStore(tmp_path / "s.db", catalog)
-    a = store.create_player(NewPlayer("farmer")).player_id
-    b = store.create_player(NewPlayer("blacksmith")).player_id
+    store, a, b = traders
     calls = [(_swap(a, b, 5, 1), None)] * 3
     first = store.execute_trades(calls)
     now = datetime.now(UTC)
