@@ -131,7 +131,6 @@ class Ingest:
         self._buffer = Polled()
         self._oldest = 0.0
         self._started = time.monotonic()
-        self._committer: ThreadPoolExecutor | None = None
         self._in_flight: tuple[Future[BatchResult], float] | None = None
 
     def _rebalance(self, sources: Collection[str]) -> None:
@@ -142,7 +141,7 @@ class Ingest:
     def run(self, *, follow: bool = False, stop: threading.Event | None = None) -> IngestSummary:
         self._started = time.monotonic()
         # One thread: a batch's commits start only once the previous batch's have finished.
-        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-ingest")
+        committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-ingest")
         try:
             self.source.start(self.writer, self._rebalance)
             while not (stop is not None and stop.is_set()):
@@ -166,10 +165,12 @@ class Ingest:
                     or time.monotonic() - self._oldest >= self.flush_seconds
                     or drained
                 ):
-                    self._flush_async()
+                    self._flush_async(committer)
                 elif drained and not self._buffer:
                     break
-            self.flush()  # a graceful stop lands what is buffered
+            # A graceful stop lands what is buffered, and waits until it has landed.
+            self._flush_async(committer)
+            self._settle()
         except BaseException:
             # Never leave a commit running behind the caller's back. The error on its way
             # is the one to report; the batch in flight may have failed for the same cause.
@@ -177,18 +178,12 @@ class Ingest:
                 self._settle()
             raise
         finally:
-            self._committer.shutdown(wait=True)
-            self._committer = None
+            committer.shutdown(wait=True)
         self.summary.seconds = time.monotonic() - self._started
         self.summary.lag = self.source.lag()
         return self.summary
 
-    def flush(self) -> None:
-        """Land what is buffered, and wait until it (and anything in flight) has landed."""
-        self._flush_async()
-        self._settle()
-
-    def _flush_async(self) -> None:
+    def _flush_async(self, committer: ThreadPoolExecutor) -> None:
         if not self._buffer:
             return
         batch, self._buffer = self._buffer, Polled()
@@ -196,10 +191,7 @@ class Ingest:
         # Staged here, while the previous batch may still be committing.
         staged = self.writer.stage(batch.sources, batch.positions, batch.raws)
         self._settle()
-        if self._committer is None:  # flush() outside run(): land it right here
-            self._in_flight = _done(self.writer.commit(staged)), began
-        else:
-            self._in_flight = self._committer.submit(self.writer.commit, staged), began
+        self._in_flight = committer.submit(self.writer.commit, staged), began
 
     def _settle(self) -> None:
         """Wait for the batch in flight; raise its failure; report its landing."""
@@ -213,9 +205,3 @@ class Ingest:
         self.summary.seconds = time.monotonic() - self._started
         if self.on_flush is not None:
             self.on_flush(self.summary)
-
-
-def _done(result: BatchResult) -> Future[BatchResult]:
-    future: Future[BatchResult] = Future()
-    future.set_result(result)
-    return future
