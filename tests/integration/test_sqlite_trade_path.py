@@ -121,3 +121,26 @@ def test_trade_instants_follow_the_clock_and_never_repeat(
         "2026-11-30T00:53:20.123460Z",
         "2026-11-30T00:53:20.123461Z",
     ]
+
+
+def test_a_batch_draws_as_many_event_ids_as_it_has_trades(
+    traders: tuple[SQLiteStore, int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ids come from one urandom call per batch; a one-trade batch (HTTP under light load,
+    an offer accepted) must not draw hundreds it throws away."""
+    store, a, b = traders
+    from bazaar.store import sqlite_batch
+
+    drawn: list[int] = []
+    real = sqlite_batch.new_event_ids
+
+    def counting(count: int) -> list[str]:
+        drawn.append(count)
+        return real(count)
+
+    monkeypatch.setattr(sqlite_batch, "new_event_ids", counting)
+    store.execute_trade(_swap(a, b, 5, 1))
+    store.execute_trades([(_swap(a, b, 5, 1), None)] * 3)
+    assert drawn == [1, 3]
+    events = [e for e in store.read_outbox() if e.event_type == "trade_accepted"]
+    assert len({e.event_id for e in events}) == len(events) == 4

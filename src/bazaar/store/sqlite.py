@@ -309,7 +309,7 @@ class SQLiteStore(SQLiteOffers, Store):
         self, request: TradeRequest, idempotency: Idempotency | None = None
     ) -> TradeOutcome:
         with self._write() as db:
-            batch = self._batch(db)
+            batch = self._batch(db, 1)
             outcome = self._trade_in(batch, request, idempotency)
             batch.flush()
             return outcome
@@ -320,7 +320,7 @@ class SQLiteStore(SQLiteOffers, Store):
         player, reused key) writes nothing and does not disturb its neighbours."""
         results: list[TradeOutcome | BazaarError] = []
         with self._write() as db:
-            batch = self._batch(db)
+            batch = self._batch(db, len(calls))
             for request, idempotency in calls:
                 try:
                     results.append(self._trade_in(batch, request, idempotency))
@@ -329,11 +329,12 @@ class SQLiteStore(SQLiteOffers, Store):
             batch.flush()
         return results
 
-    def _batch(self, db: sqlite3.Connection) -> TradeBatch:
-        """The trade batch of the write transaction `db` is in."""
+    def _batch(self, db: sqlite3.Connection, trades: int) -> TradeBatch:
+        """The batch of (at most) `trades` trades of the write transaction `db` is in."""
         return TradeBatch(
-            db, self._cache(), self._load, self._claimed, self._last_instant, self._remember
-        )
+            db, trades, self._cache(), self._load, self._claimed, self._last_instant,
+            self._remember,
+        )  # fmt: skip
 
     def _trade_in(
         self, batch: TradeBatch, request: TradeRequest, idempotency: Idempotency | None

@@ -129,6 +129,7 @@ class TradeBatch:
     def __init__(
         self,
         db: sqlite3.Connection,
+        trades: int,
         cache: PlayerCache,
         load: Callable[[sqlite3.Connection, int], PlayerState],
         claimed: Callable[[sqlite3.Connection, Idempotency], bytes | None],
@@ -136,6 +137,7 @@ class TradeBatch:
         remember: Callable[[sqlite3.Connection, Idempotency | None, bytes], None],
     ) -> None:
         self._db = db
+        self._trades_expected = max(1, trades)
         self._cache = cache
         self._load = load
         self._stored_claim = claimed
@@ -194,8 +196,10 @@ class TradeBatch:
         return f"{self._prefix}{micros:06d}Z"
 
     def next_event_id(self) -> str:
+        # One urandom call for the whole batch, sized to it: a batch of one trade (HTTP
+        # under light load, offers) must not pay for ids it will throw away.
         if not self._ids:
-            self._ids = new_event_ids(256)
+            self._ids = new_event_ids(self._trades_expected)
         return self._ids.pop()
 
     def claimed(self, idem: Idempotency | None) -> bytes | None:

@@ -187,7 +187,7 @@ class SQLiteOffers:
         """The trade through the store's own trade path (POST /trades runs the same code),
         inside the caller's transaction; its rows and event are written before returning."""
         store = cast("SQLiteStore", self)
-        batch = store._batch(db)
+        batch = store._batch(db, 1)
         outcome = store._trade_in(batch, request, None)
         batch.flush()
         return outcome
