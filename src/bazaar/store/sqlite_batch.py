@@ -157,7 +157,9 @@ class TradeBatch:
     def player(self, player_id: int) -> PlayerState:
         state = self._states.get(player_id)
         if state is None:
-            state = self._cache.states.get(player_id)
+            # An earlier batch of this same transaction (flushed, not yet committed) may
+            # have changed the player: its state is in `pending`, newer than `states`.
+            state = self._cache.pending.get(player_id) or self._cache.states.get(player_id)
             if state is None:
                 state = self._load(self._db, player_id)
             self._states[player_id] = state
