@@ -9,6 +9,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 _ONE_MICROSECOND = timedelta(microseconds=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def micros(moment: datetime) -> int:
+    """Whole microseconds since the epoch of an aware datetime."""
+    return (moment - EPOCH) // _ONE_MICROSECOND
+
+
+def instant_micros(text: str) -> int:
+    """Whole microseconds since the epoch of an instant's text."""
+    return micros(parse_instant(text))
 
 
 def format_instant(moment: datetime) -> str:

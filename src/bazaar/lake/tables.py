@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from bazaar.domain.clock import EPOCH, micros
 from bazaar.domain.events import PLAYER_CREATED, TRADE_ACCEPTED, TRADE_REJECTED
 from bazaar.domain.offers import OFFER_EVENT_TYPES
 
@@ -175,7 +176,6 @@ class EventRows:
     rows: dict[str, list[Row]] = field(default_factory=dict)
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
 
 
@@ -192,7 +192,7 @@ def _instant(value: object, where: str) -> tuple[int, str]:
         raise InvalidEvent(f"{where}: instant without a time zone: {value[:40]!r}")
     if offset:
         moment = moment.astimezone(UTC)
-    return (moment - _EPOCH) // _ONE_US, f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+    return micros(moment), f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
 
 
 def _int(doc: Mapping[str, Any], key: str, where: str) -> int:
@@ -482,12 +482,12 @@ def _offer_event(
 
 def dead_letter_row(raw: bytes, source: str, position: int, error: str, received_at: int) -> Row:
     """A `dead_letters` row; `received_at` in microseconds since the epoch."""
-    moment = _EPOCH + received_at * _ONE_US
+    moment = EPOCH + received_at * _ONE_US
     return (received_at, source, position, error[:1000], raw, moment.date().isoformat())
 
 
 def now_us() -> int:
-    return (datetime.now(UTC) - _EPOCH) // _ONE_US
+    return micros(datetime.now(UTC))
 
 
 def to_arrow(table: str, rows: Sequence[Row]) -> pa.Table:

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from bazaar.domain.catalog import Catalog
-from bazaar.domain.clock import format_instant, parse_instant
+from bazaar.domain.clock import format_instant, instant_micros
 from bazaar.domain.errors import OfferNotOpen, StoreUnavailable, UnknownOffer
 from bazaar.domain.events import Event, trade_event
 from bazaar.domain.model import PlayerState, TradeRequest
@@ -66,7 +66,6 @@ if TYPE_CHECKING:
 MAX_ATTEMPTS = 64
 _INDEX_CHUNK = 1000
 _TRADE_SENTINEL = 4_503_599_627_370_497  # replaced by @@TRADE@@ before the script runs
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # KEYS: clock, outbox stream, outbox seq, trade counter, trades hash
 # ARGV: prefix, offer id, expected status ('' = the offer must not exist yet),
@@ -163,11 +162,6 @@ return {'ok', offer_doc, trade_doc}
 
 def offer_step_script(catalog: Catalog) -> str:
     return common_prelude(catalog) + _OFFER_STEP
-
-
-def _micros(instant: str) -> int:
-    delta = parse_instant(instant) - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _body(event: Event) -> bytes:
@@ -326,7 +320,7 @@ class RedisOffers:
             step.events.append(offer_event(self.catalog, after, event_id=str(uuid.uuid4())))
             head: list[str | int] = [
                 OfferStatus.OPEN.value,
-                _micros(offer.expires_at),
+                instant_micros(offer.expires_at),
                 "",
                 with_trade,
                 after.status.value,
@@ -383,7 +377,7 @@ class RedisOffers:
                 if raw is None:
                     continue
                 doc = orjson.loads(raw)
-                score = _micros(doc["executed_at"])
+                score = instant_micros(doc["executed_at"])
                 for side in ("player_1", "player_2"):
                     pid = doc["request"][side]["player_id"]
                     pipe.zadd(self._key("history", pid), {f"t:{trade_id}": score})
@@ -398,7 +392,7 @@ class RedisOffers:
         top: str = "+inf"
         if before is not None:
             check_cursor(before)
-            top = f"({_micros(before)}"
+            top = f"({instant_micros(before)}"
         self._index_new_trades()
         members = self._call(
             "history",

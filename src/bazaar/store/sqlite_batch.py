@@ -11,13 +11,13 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import orjson
 
 from bazaar.domain.catalog import Catalog
-from bazaar.domain.clock import format_instant, parse_instant
+from bazaar.domain.clock import EPOCH, format_instant, instant_micros
 from bazaar.domain.events import Event, envelope, trade_payload
 from bazaar.domain.model import PlayerState
 from bazaar.domain.trading import Accepted, TradeOutcome
@@ -76,13 +76,6 @@ def outcome_json(outcome: TradeOutcome) -> bytes:
         doc["reason"] = outcome.reason.value
         doc["detail"] = outcome.detail
     return orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _micros(moment: datetime) -> int:
-    return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
 class PlayerCache:
@@ -186,7 +179,7 @@ class TradeBatch:
         the cost, which every trade pays."""
         if self._last is None:
             last = self._last_instant(self._db)
-            self._last = _micros(parse_instant(last)) if last is not None else 0
+            self._last = instant_micros(last) if last is not None else 0
         now = time.time_ns() // 1000
         if now <= self._last:
             now = self._last + 1
@@ -194,7 +187,7 @@ class TradeBatch:
         second, micros = divmod(now, 1_000_000)
         if second != self._second:
             self._second = second
-            self._prefix = format_instant(_EPOCH + timedelta(seconds=second))[:-7]
+            self._prefix = format_instant(EPOCH + timedelta(seconds=second))[:-7]
         return f"{self._prefix}{micros:06d}Z"
 
     def next_event_id(self) -> str:
