@@ -23,7 +23,7 @@ from deltalake import DeltaTable
 
 from bazaar.cli.main import main
 from bazaar.domain.catalog import load_catalog
-from bazaar.domain.model import ItemLine, NewPlayer, TradeRequest, TradeSide
+from bazaar.domain.model import ItemLine, TradeRequest, TradeSide
 from bazaar.domain.trading import Accepted
 from bazaar.lake.follower import LakeFollower, lake_position, wait_for_lake
 from bazaar.lake.maintenance import compact, vacuum
@@ -31,6 +31,7 @@ from bazaar.lake.tables import TABLES, event_rows
 from bazaar.lake.writer import Envelope, LakeWriter
 from bazaar.store.base import Store
 from bazaar.store.sqlite import SQLiteStore
+from tests.support.trades import add_players
 
 # -- helpers (also used by test_lake_kafka.py) ---------------------------------------------
 
@@ -41,11 +42,7 @@ class Trader:
     def __init__(self, store: Store, players: int, seed: int = 7) -> None:
         self.store = store
         self.rng = random.Random(seed)
-        classes = sorted(store.catalog.classes)
-        self.view: dict[int, dict[int, int]] = {}
-        for n in range(players):
-            state = store.create_player(NewPlayer(classes[n % len(classes)]))
-            self.view[state.player_id] = dict(state.items)
+        self.view = {pid: dict(store.get_player(pid).items) for pid in add_players(store, players)}
         self.ids = sorted(self.view)
 
     def _side(self, pid: int) -> TradeSide:

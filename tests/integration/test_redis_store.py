@@ -31,7 +31,7 @@ from bazaar.store.redis import RedisStore
 from tests.support.ledger import holdings, outbox_events, supply
 from tests.support.redis_server import RedisServer, redis_server  # noqa: F401 - fixture
 from tests.support.server import running_server
-from tests.support.trades import TradeGenerator, snapshot
+from tests.support.trades import TradeGenerator, add_players, snapshot
 
 CATALOG = load_catalog()
 CATALOG_IDS = sorted(CATALOG.items)
@@ -241,8 +241,7 @@ def test_stopped_redis_gives_503_and_never_half_a_trade(
 ) -> None:
     url = redis_server.fresh_url()
     store = RedisStore.from_url(url, catalog)
-    for n in range(20):
-        store.create_player(NewPlayer(sorted(catalog.classes)[n % len(catalog.classes)]))
+    add_players(store, 20)
     view = snapshot(store)
     statuses: Counter[int] = Counter()
     after_resume: Counter[int] = Counter()

@@ -13,13 +13,13 @@ import pytest
 
 from bazaar.domain.catalog import Catalog, load_catalog
 from bazaar.domain.errors import BazaarError, IdempotencyKeyReused, StoreUnavailable
-from bazaar.domain.model import ItemLine, NewPlayer, TradeRequest, TradeSide
+from bazaar.domain.model import ItemLine, TradeRequest, TradeSide
 from bazaar.domain.trading import Accepted, Rejected, TradeOutcome
 from bazaar.store.base import Idempotency, TradeCall
 from bazaar.store.redis import RedisStore
 from tests.support.ledger import holdings, outbox_events, supply
 from tests.support.redis_server import RedisServer, redis_server  # noqa: F401 - fixture
-from tests.support.trades import TradeGenerator, snapshot
+from tests.support.trades import TradeGenerator, add_players, snapshot
 
 CATALOG = load_catalog()
 
@@ -27,8 +27,7 @@ CATALOG = load_catalog()
 @pytest.fixture
 def store(redis_server: RedisServer) -> Iterator[RedisStore]:  # noqa: F811
     store = RedisStore.from_url(redis_server.fresh_url(), CATALOG)
-    for n in range(12):
-        store.create_player(NewPlayer(sorted(CATALOG.classes)[n % len(CATALOG.classes)]))
+    add_players(store, 12)
     yield store
     store.close()
 
@@ -74,8 +73,7 @@ def test_pipelined_batches_are_each_atomic_and_conserve_everything(store: RedisS
 def test_same_outcomes_as_the_sync_path(redis_server: RedisServer) -> None:  # noqa: F811
     stores = [RedisStore.from_url(redis_server.fresh_url(), CATALOG) for _ in range(2)]
     for store in stores:
-        for n in range(8):
-            store.create_player(NewPlayer(sorted(CATALOG.classes)[n % len(CATALOG.classes)]))
+        add_players(store, 8)
     calls = _calls(stores[0], 7, 60)
     sync = stores[0].execute_trades(calls)
     on_loop = asyncio.run(stores[1].execute_trades_async(calls))

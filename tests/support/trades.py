@@ -7,9 +7,16 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 
-from bazaar.domain.model import ItemLine, TradeRequest, TradeSide
+from bazaar.domain.model import ItemLine, NewPlayer, TradeRequest, TradeSide
 from bazaar.domain.trading import Accepted, TradeOutcome
 from bazaar.store.base import Store
+
+
+def add_players(store: Store, n: int) -> list[int]:
+    """Create `n` players cycling through the catalog's classes in name order (a mix of
+    holdings to trade); their ids in creation order."""
+    classes = sorted(store.catalog.classes)
+    return [store.create_player(NewPlayer(classes[i % len(classes)])).player_id for i in range(n)]
 
 
 def snapshot(store: Store) -> dict[int, dict[int, int]]:
