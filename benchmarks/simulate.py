@@ -72,9 +72,11 @@ def in_process(plan: SimulationPlan, batch: int, processes: int) -> SimulationSu
             store.close()
 
 
-def plan_only(plan: SimulationPlan) -> float:
+def plan_only(plan: SimulationPlan, processes: int) -> float:
+    planner = TradePlanner(load_catalog(), plan)
+    planner.snapshots = processes < 2  # as the in-process driver plans (see driver.py)
     began = time.perf_counter()
-    count = sum(1 for _ in TradePlanner(load_catalog(), plan))
+    count = sum(1 for _ in planner)
     return count / (time.perf_counter() - began)
 
 
@@ -116,7 +118,9 @@ def main() -> None:
                 f" failed {s.failed}, players {s.players / s.create_seconds:,.0f}/s)"
             )
         if "plan" in only:
-            planning.append(plan_only(SimulationPlan(trades=args.in_process_trades, **common)))
+            planning.append(
+                plan_only(SimulationPlan(trades=args.in_process_trades, **common), args.processes)
+            )
             line.append(f"plan only {planning[-1]:,.0f}/s")
         print(line[0], " | ".join(line[1:]), flush=True)
 

@@ -26,6 +26,8 @@ from bazaar.store.base import Idempotency, new_event_ids
 OUTBOX_INSERT = (
     "INSERT INTO outbox (event_id, event_type, occurred_at, key, body) VALUES (?, ?, ?, ?, ?)"
 )
+TRADE_INSERT = "INSERT INTO trades (trade_id, status, executed_at, outcome) VALUES (?, ?, ?, ?)"
+PLAYER_UPDATE = "UPDATE players SET gold = ?, items = ?, version = ? WHERE player_id = ?"
 CACHED_PLAYERS = 200_000  # beyond this many states the cache starts over (memory bound)
 
 
@@ -223,12 +225,9 @@ class TradeBatch:
     def flush(self) -> None:
         """Writes the rows; the caller's transaction commits them (then the cache)."""
         db = self._db
+        db.executemany(TRADE_INSERT, self._trades)
         db.executemany(
-            "INSERT INTO trades (trade_id, status, executed_at, outcome) VALUES (?, ?, ?, ?)",
-            self._trades,
-        )
-        db.executemany(
-            "UPDATE players SET gold = ?, items = ?, version = ? WHERE player_id = ?",
+            PLAYER_UPDATE,
             [
                 (st.gold, encode_items(st.items), st.version, st.player_id)
                 for st in self._dirty.values()
