@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import orjson
 import pytest
 
 from bazaar.domain.catalog import Catalog
-from bazaar.domain.events import EVENT_TYPES, Event, player_created, trade_event
-from bazaar.domain.model import ItemLine, TradeRequest, TradeSide, starting_state
-from bazaar.domain.trading import Accepted, Rejected, execute_trade
+from bazaar.domain.events import EVENT_TYPES
 from bazaar.store.base import OutboxEntry
 from bazaar.stream.codec import (
     MalformedEvent,
@@ -23,46 +20,14 @@ from bazaar.stream.codec import (
 )
 from bazaar.stream.contract import check_event, contract_violations, event_schema
 from bazaar.stream.kafka import KafkaSettings, parse_kafka_config
-from tests.support.documents import with_changes
-from tests.unit.test_offer_contract import offer_events
-
-AT = "2026-11-29T10:00:00.123456Z"
-
-
-def events(catalog: Catalog) -> dict[str, Event]:
-    farmer = starting_state(catalog.classes["farmer"], 1, None, AT)
-    hunter = starting_state(catalog.classes["hunter"], 2, "Hunter Ana", AT)
-    food = min(farmer.items)
-    accepted = execute_trade(
-        catalog,
-        TradeRequest(TradeSide(1, (ItemLine(food, 3),), 5), TradeSide(2, (), 40)),
-        farmer,
-        hunter,
-        trade_id=1,
-        executed_at=AT,
-    )
-    rejected = execute_trade(
-        catalog,
-        TradeRequest(TradeSide(1, (ItemLine(999_999, 1),)), TradeSide(2, (), 10**9)),
-        farmer,
-        hunter,
-        trade_id=2,
-        executed_at=AT,
-    )
-    assert isinstance(accepted, Accepted) and isinstance(rejected, Rejected)
-    return {
-        "player_created": player_created(catalog, hunter, event_id=str(uuid.uuid4())),
-        "trade_accepted": trade_event(catalog, accepted, event_id=str(uuid.uuid4())),
-        "trade_rejected": trade_event(catalog, rejected, event_id=str(uuid.uuid4())),
-        **offer_events(catalog),
-    }
+from tests.support.documents import domain_events, with_changes
 
 
 @pytest.mark.parametrize("event_type", EVENT_TYPES)
 def test_every_event_type_round_trips_and_conforms_to_its_schema(
     catalog: Catalog, event_type: str
 ) -> None:
-    event = events(catalog)[event_type]
+    event = domain_events(catalog)[event_type]
     wire = encode_event(event)
     assert wire == orjson.dumps(orjson.loads(wire)), "compact JSON, no whitespace"
     assert decode_event(wire) == event
@@ -71,7 +36,7 @@ def test_every_event_type_round_trips_and_conforms_to_its_schema(
 
 
 def test_a_trade_is_one_message_under_one_kilobyte(catalog: Catalog) -> None:
-    for event in events(catalog).values():
+    for event in domain_events(catalog).values():
         assert len(encode_event(event)) < 1024
 
 
@@ -90,7 +55,7 @@ def test_a_trade_is_one_message_under_one_kilobyte(catalog: Catalog) -> None:
 def test_the_contract_refuses_undocumented_or_mistyped_fields(
     catalog: Catalog, event_type: str, path: str, value: Any
 ) -> None:
-    doc = decode_document(encode_event(events(catalog)[event_type]))
+    doc = decode_document(encode_event(domain_events(catalog)[event_type]))
     bad = with_changes(doc, **{path: value})
     assert contract_violations(bad)
     with pytest.raises(MalformedEvent):
@@ -98,7 +63,7 @@ def test_the_contract_refuses_undocumented_or_mistyped_fields(
 
 
 def test_missing_fields_and_unknown_types_are_violations(catalog: Catalog) -> None:
-    doc = decode_document(encode_event(events(catalog)["trade_accepted"]))
+    doc = decode_document(encode_event(domain_events(catalog)["trade_accepted"]))
     del doc["payload"]["player_2"]
     assert any("player_2" in problem for problem in contract_violations(doc))
     assert contract_violations({"event_type": "gold_printed"}) == [
@@ -113,8 +78,10 @@ def test_garbage_on_the_wire_is_a_malformed_event(wire: bytes) -> None:
 
 
 def test_the_message_is_the_outbox_body_keyed_by_player(catalog: Catalog) -> None:
-    event = events(catalog)["trade_accepted"]
-    entry = OutboxEntry(7, event.event_id, event.event_type, AT, event.key, encode_event(event))
+    event = domain_events(catalog)["trade_accepted"]
+    entry = OutboxEntry(
+        7, event.event_id, event.event_type, event.occurred_at, event.key, encode_event(event)
+    )
     assert message_value(entry) == entry.body
     assert message_key(entry) == b"1", "trades are keyed by player_1"
 

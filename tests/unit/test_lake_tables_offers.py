@@ -12,9 +12,7 @@ from bazaar.domain.catalog import Catalog
 from bazaar.lake.columnar import decode_batch
 from bazaar.lake.tables import OFFERS, PRIMARY_TABLES, TABLES, InvalidEvent, as_dicts, event_rows
 from bazaar.stream.codec import encode_event
-from tests.support.documents import with_changes
-from tests.unit.test_codec import events as trade_events
-from tests.unit.test_offer_contract import offer_events
+from tests.support.documents import offer_events, trade_events, with_changes
 
 
 def _offer_row(raw: bytes) -> dict[str, Any]:
@@ -84,8 +82,7 @@ def test_a_malformed_offer_event_is_refused_with_the_field(
 
 
 def test_offer_events_take_the_strict_path_and_land_beside_fast_trades(catalog: Catalog) -> None:
-    built = trade_events(catalog).items()
-    trades = [encode_event(e) for kind, e in built if not kind.startswith("offer_")]
+    trades = [encode_event(e) for e in trade_events(catalog).values()]
     offers = [encode_event(e) for e in offer_events(catalog).values()]
     raws = [raw for pair in zip(trades * 2, offers, strict=True) for raw in pair]
     n = len(raws)

@@ -3,53 +3,15 @@ its closed JSON Schema, and the schemas refuse what the domain never writes."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
 
 from bazaar.domain import events as domain_events
-from bazaar.domain import offers
 from bazaar.domain.catalog import Catalog
-from bazaar.domain.events import Event
-from bazaar.domain.model import ItemLine, TradeRequest, TradeSide, starting_state
-from bazaar.domain.offers import SERVER, Actor, OfferAction, offer_event
-from bazaar.domain.trading import execute_trade
 from bazaar.stream.codec import MalformedEvent, decode_document, encode_event
 from bazaar.stream.contract import check_event, contract_violations, event_schema
-from tests.support.documents import with_changes
-
-CREATED = "2026-11-29T10:00:00.123456Z"
-RESOLVED = "2026-11-29T10:00:05.000001Z"
-CREATOR, ADDRESSEE = 1, 2
-
-
-def offer_events(catalog: Catalog) -> dict[str, Event]:
-    """One real event of each offer type, built by the domain as the stores build them
-    (also used by test_codec.py's round-trip over every event type)."""
-    farmer = starting_state(catalog.classes["farmer"], CREATOR, None, CREATED)
-    hunter = starting_state(catalog.classes["hunter"], ADDRESSEE, "Hunter Ana", CREATED)
-    food = min(farmer.items)
-    fair = TradeRequest(TradeSide(CREATOR, (ItemLine(food, 3),), 5), TradeSide(ADDRESSEE, (), 40))
-    greedy = TradeRequest(TradeSide(CREATOR, gold=10), TradeSide(ADDRESSEE, gold=10**9))
-    open_fair = offers.open_offer(7, fair, CREATED, 600)
-    open_greedy = offers.open_offer(8, greedy, CREATED, 600)
-    accepted = execute_trade(catalog, fair, farmer, hunter, trade_id=11, executed_at=RESOLVED)
-    failed = execute_trade(catalog, greedy, farmer, hunter, trade_id=12, executed_at=RESOLVED)
-    states = {
-        "offer_created": open_fair,
-        "offer_accepted": offers.settled(open_fair, Actor(ADDRESSEE), accepted, RESOLVED),
-        "offer_declined": offers.resolved(
-            open_fair, OfferAction.DECLINE, Actor(ADDRESSEE), RESOLVED
-        ),
-        "offer_cancelled": offers.resolved(open_fair, OfferAction.CANCEL, SERVER, RESOLVED),
-        "offer_expired": offers.expired(open_fair, RESOLVED),
-        "offer_failed": offers.settled(open_greedy, Actor(ADDRESSEE), failed, RESOLVED),
-    }
-    return {
-        kind: offer_event(catalog, offer, event_id=str(uuid.uuid4()))
-        for kind, offer in states.items()
-    }
+from tests.support.documents import ADDRESSEE, offer_events, with_changes
 
 
 def _doc(catalog: Catalog, event_type: str) -> dict[str, Any]:
