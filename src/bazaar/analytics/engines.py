@@ -11,7 +11,6 @@ Arrow dataset otherwise. A table the lake does not have yet reads as empty.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -120,7 +119,7 @@ def _native_parquet_view(delta: Any, root: str) -> str | None:
         for path, value in zip(paths, values, strict=True):
             if value is None or f"{column}={value}" not in path.split("/")[:-1]:
                 return None
-    names = delta.to_pyarrow_dataset().schema.names
+    names = [f.name for f in delta.schema().fields]  # partition columns included, in order
     files = ", ".join(_sql_text(uri) for uri in delta.file_uris())
     hive = ", ".join(f"{_sql_text(c)}: 'VARCHAR'" for c in partitions)
     options = f", hive_partitioning = true, hive_types = {{{hive}}}" if partitions else ""
@@ -139,7 +138,6 @@ class DuckDBEngine:
         root = _lake_root(lake)
         self._con = duckdb.connect()
         self._con.execute("SET TimeZone = 'UTC'")
-        self._con.execute(f"SET threads = {os.cpu_count() or 1}")
         for macro in _DUCKDB_MACROS:
             self._con.execute(macro)
         self._error = duckdb.Error
