@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from bazaar.analytics.sql import AnalyticsError
+from bazaar.analytics.sql import AnalyticsError, string_literal
 from bazaar.domain.catalog import Catalog, load_catalog
 
 # The tables questions read (dead_letters is for operators, not analysts).
@@ -98,10 +98,6 @@ def _plain_parquet(delta: Any) -> bool:
     return mapping in (None, "none")
 
 
-def _sql_text(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _native_parquet_view(delta: Any, root: str) -> str | None:
     """A DuckDB SELECT over the snapshot's Parquet files, or None when the Arrow dataset must
     be used instead: a remote lake (no httpfs extension here), a protocol feature plain
@@ -120,8 +116,8 @@ def _native_parquet_view(delta: Any, root: str) -> str | None:
             if value is None or f"{column}={value}" not in path.split("/")[:-1]:
                 return None
     names = [f.name for f in delta.schema().fields]  # partition columns included, in order
-    files = ", ".join(_sql_text(uri) for uri in delta.file_uris())
-    hive = ", ".join(f"{_sql_text(c)}: 'VARCHAR'" for c in partitions)
+    files = ", ".join(string_literal(uri) for uri in delta.file_uris())
+    hive = ", ".join(f"{string_literal(c)}: 'VARCHAR'" for c in partitions)
     options = f", hive_partitioning = true, hive_types = {{{hive}}}" if partitions else ""
     columns = ", ".join(f'"{n}"' for n in names)
     return f"SELECT {columns} FROM read_parquet([{files}]{options})"

@@ -72,6 +72,15 @@ def literal(value: SqlValue) -> str:
     raise AnalyticsError(f"unsupported SQL parameter type {type(value).__name__}")
 
 
+def string_literal(text: str) -> str:
+    """A standard SQL string literal (quotes doubled), as DuckDB and Trino read it.
+
+    Not a `literal` case on purpose: Spark SQL reads backslash escapes in string literals,
+    so a text with a backslash would mean something else there, and the question files
+    are shared with Spark. Engine-specific SQL (file paths, table locations) uses this."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def render(name: str, params: Mapping[str, SqlValue]) -> str:
     """`queries/<name>.sql` with every `$param` replaced by its literal."""
     try:

@@ -12,6 +12,7 @@ import argparse
 import re
 from pathlib import Path
 
+from bazaar.analytics.sql import string_literal
 from bazaar.cli.common import add_command, fail, out
 from bazaar.config import Settings
 
@@ -38,10 +39,6 @@ def register_trino_ddl(actions: argparse._SubParsersAction[argparse.ArgumentPars
     p.set_defaults(func=run_trino_ddl)
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def table_location(root: str, table: str) -> str:
     """An absolute URI Trino understands: object-store URIs as given, local paths file://."""
     if "://" in root:
@@ -57,9 +54,9 @@ def trino_ddl(root: str, catalog: str, schema: str, tables: list[str]) -> list[s
     lines = [f"CREATE SCHEMA IF NOT EXISTS {catalog}.{schema};"]
     for table in tables:
         lines.append(
-            f"CALL {catalog}.system.register_table(schema_name => {_literal(schema)}, "
-            f"table_name => {_literal(table)}, "
-            f"table_location => {_literal(table_location(root, table))});"
+            f"CALL {catalog}.system.register_table(schema_name => {string_literal(schema)}, "
+            f"table_name => {string_literal(table)}, "
+            f"table_location => {string_literal(table_location(root, table))});"
         )
     return lines
 
