@@ -180,10 +180,9 @@ def generate(lake: Path, trades: int, seed: int = 7) -> dict[str, int]:
     # An untouched extra stack adds to a traded one: shift that stack's later quantities.
     traded_key = ch_player[stack] * (n_items + 1) + ch_item[stack]
     cr_key = cr_player * (n_items + 1) + cr_item
-    bonus = cr_qty - np.where(np.isin(cr_key, traded_key), 0, cr_qty)
-    bonus_of_stack = np.zeros(len(stack), dtype=np.int64)
-    found = np.searchsorted(cr_key, traded_key)
-    bonus_of_stack[:] = bonus[found] - start_qty
+    # cr_key is sorted and holds every traded stack: its merged creation quantity, less the
+    # stock the trades needed, is what the extra stacks added.
+    bonus_of_stack = cr_qty[np.searchsorted(cr_key, traded_key)] - start_qty
     after = after + np.repeat(bonus_of_stack, stack_len)
     before = before + np.repeat(bonus_of_stack, stack_len)
     keep = cr_qty > 0
