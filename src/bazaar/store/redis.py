@@ -273,33 +273,32 @@ class RedisStore(RedisOffers, Store):
             raise UnknownTrade(trade_id)
         return outcome_from_document(orjson.loads(raw))
 
-    def read_outbox(self, after: int = 0, limit: int = 1000) -> list[OutboxEntry]:
+    def _outbox_rows(self, after: int, limit: int) -> list[tuple[int, dict[bytes, bytes]]]:
+        """Up to `limit` outbox entries past seq `after`, as (seq, fields): an entry's stream
+        id is `0-<seq>`, so the seq order is the stream's own."""
         if limit <= 0:
             return []
         rows = self._call(
             "read_outbox",
             lambda: self.client.xrange(self._outbox, min=f"0-{after + 1}", count=limit),
         )
+        return [(int(entry_id.split(b"-", 1)[1]), fields) for entry_id, fields in rows]
+
+    def read_outbox(self, after: int = 0, limit: int = 1000) -> list[OutboxEntry]:
         return [
             OutboxEntry(
-                seq=int(entry_id.split(b"-", 1)[1]),
+                seq=seq,
                 event_id=fields[b"event_id"].decode(),
                 event_type=fields[b"event_type"].decode(),
                 occurred_at=fields[b"occurred_at"].decode(),
                 key=fields[b"key"].decode(),
                 body=fields[b"body"],
             )
-            for entry_id, fields in rows
+            for seq, fields in self._outbox_rows(after, limit)
         ]
 
     def read_outbox_bodies(self, after: int = 0, limit: int = 1000) -> list[tuple[int, bytes]]:
-        if limit <= 0:
-            return []
-        rows = self._call(
-            "read_outbox",
-            lambda: self.client.xrange(self._outbox, min=f"0-{after + 1}", count=limit),
-        )
-        return [(int(entry_id.split(b"-", 1)[1]), fields[b"body"]) for entry_id, fields in rows]
+        return [(seq, fields[b"body"]) for seq, fields in self._outbox_rows(after, limit)]
 
     def outbox_head(self) -> int:
         last = self._call("outbox_head", lambda: self.client.get(self._key("seq", "outbox")))
