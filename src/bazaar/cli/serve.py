@@ -121,7 +121,7 @@ def serve(
         "backlog": 4096,
         "server_header": False,  # no "server: uvicorn" in every answer: nothing reads it
     }
-    cleanup: list[Path] = []
+    balance_table: Path | None = None  # the workers' table, removed when serving ends
     try:
         if settings.workers <= 1:
             app = create_app(store, health_provider=relay.health if relay else None, auth=auth)
@@ -137,7 +137,7 @@ def serve(
             console.print(f"[bold yellow]warning:[/] workers not balanced: {exc}")
         else:
             os.environ[ENV_TABLE] = str(table)
-            cleanup.append(table)
+            balance_table = table
         uvicorn.run(
             "bazaar.api.app:app_from_environment",
             factory=True,
@@ -145,7 +145,7 @@ def serve(
             **common,  # type: ignore[arg-type]
         )
     finally:
-        for path in cleanup:
-            path.unlink(missing_ok=True)
+        if balance_table is not None:
+            balance_table.unlink(missing_ok=True)
         if relay is not None:
             relay.stop()
