@@ -125,23 +125,34 @@ def test_cli_refuses_store_flags_with_an_api_url(capsys: pytest.CaptureFixture[s
     assert "--in-process" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("processes", [1, 2])
 def test_trades_by_someone_else_are_noticed_and_the_model_mended(
-    catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, processes: int
 ) -> None:
     """Another client gives gold between simulated players while the run goes on: the
-    store process sees their writes, reports the answers unlike the model, and the planner
-    goes on from what the store holds (nothing fails, nothing is created or lost)."""
+    answers are checked where the store runs (its own process with 2), those unlike the
+    model are reported, and the planner goes on from what the store holds (nothing fails,
+    nothing is created or lost), planning a batch or two ahead all the while."""
     from bazaar.domain.model import TradeRequest, TradeSide
     from bazaar.simulate import driver
+    from bazaar.simulate.planner import TradePlanner
     from bazaar.simulate.stats import SimulationStats
 
     monkeypatch.setattr(driver, "PROGRESS_EVERY", 0.0)
+    planners: list[TradePlanner] = []
+
+    def planner(*args: Any) -> TradePlanner:
+        planners.append(TradePlanner(*args))
+        return planners[-1]
+
+    monkeypatch.setattr(driver, "TradePlanner", planner)
     path = tmp_path / "b.db"
     other = SQLiteStore(path, catalog)
     gifts: list[str] = []
 
     def meddle(stats: SimulationStats) -> None:
-        if stats.phase == "trading" and stats.sent:
+        # Not near the end: a gift is seen at the next accepted trade of its players.
+        if stats.phase == "trading" and 0 < stats.sent <= 2500:
             ids = other.player_ids()
             for n in range(5):
                 giver, taker = (
@@ -153,13 +164,17 @@ def test_trades_by_someone_else_are_noticed_and_the_model_mended(
 
     with SQLiteStore(path, catalog) as store:
         assert store.forkable
-        summary = run_simulation(
-            store, SimulationPlan(players=30, trades=3000, seed=4), progress=meddle, batch=100
+        plan = SimulationPlan(players=30, trades=3000, seed=4)
+        summary = driver.simulate_in_process(
+            store, plan, progress=meddle, batch=100, processes=processes
         )
         assert gifts.count("accepted") >= 50
         assert summary.failed == 0 and summary.accepted + summary.rejected == 3000
         assert summary.diverged > 0
         assert holdings(store) == supply(catalog, store)
+        # The planner's model ends holding what the store holds, player by player.
+        in_store = [(p.gold, dict(p.items)) for p in map(store.get_player, summary.player_ids)]
+        assert [(h.gold, h.items) for h in planners[0].ledger.holdings] == in_store
     other.close()
 
 

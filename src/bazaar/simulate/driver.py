@@ -17,13 +17,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from bazaar.domain.errors import BazaarError
 from bazaar.domain.model import NewPlayer
-from bazaar.domain.trading import Accepted, TradeOutcome
-from bazaar.simulate.pipeline import REFUSED, Answer, StoreWorkerFailed, run_pipelined
+from bazaar.simulate.pipeline import StoreWorkerFailed, run_pipelined
 from bazaar.simulate.plan import PlannedTrade, SimulationPlan, TradeRequests
 from bazaar.simulate.planner import TradePlanner
-from bazaar.simulate.reconcile import Reconciler
+from bazaar.simulate.reconcile import Answer, Checker, Reconciler, order_of
 from bazaar.simulate.stats import SimulationStats, SimulationSummary
 from bazaar.store.base import Store
 
@@ -112,31 +110,31 @@ def simulate_in_process(
     stats.phase = "trading"
     trades = iter(planner) if len(ids) == plan.players else iter(())
     chunks = _chunks(trades, batch, stopped)
+    # Each answer is checked against a model of the trades answered so far
+    # (reconcile.Checker); the planner's model runs a batch or two ahead of it.
+    planner.snapshots = False
     if store.forkable and processes > 1:
-        # The model is checked in the store's process; no snapshots need to cross over.
-        planner.snapshots = False
 
         def answered(count: int, seconds: float, chunk: list[PlannedTrade],
                      answers: list[Answer]) -> None:  # fmt: skip
             _tally_answers(stats, reconcile, chunk, answers, seconds / count)
             tick()
 
-        try:
+        try:  # the checker runs in the store's process, over the ledger as at fork
             run_pipelined(store, planner.ledger, ids, chunks, answered)
         except StoreWorkerFailed as exc:
             raise SimulationError(f"the store failed: {exc}") from exc
     else:
+        checker = Checker(planner.ledger.copy())
         request = TradeRequests(ids)
         for chunk in chunks:
-            calls = [
-                (request(t.one, t.two, t.lines_1, t.gold_1, t.lines_2, t.gold_2), None)
-                for t in chunk
-            ]
+            orders = [order_of(t) for t in chunk]
+            calls = [(request(*order[:6]), None) for order in orders]
             began = time.perf_counter()
             results = store.execute_trades(calls)
-            _tally_results(
-                stats, reconcile, chunk, results, (time.perf_counter() - began) / len(chunk)
-            )
+            elapsed = time.perf_counter() - began
+            answers = [checker.answer(o, r) for o, r in zip(orders, results, strict=True)]
+            _tally_answers(stats, reconcile, chunk, answers, elapsed / len(chunk))
             tick()
     stats.finished = time.perf_counter()
     stats.phase = "done"
@@ -161,31 +159,6 @@ def _chunks(
         yield chunk
 
 
-def _tally_results(
-    stats: SimulationStats,
-    reconcile: Reconciler,
-    chunk: list[PlannedTrade],
-    results: list[TradeOutcome | BazaarError],
-    per_trade: float,
-) -> None:
-    stats.sent += len(chunk)
-    for trade, result in zip(chunk, results, strict=True):
-        stats.latency(per_trade)
-        if isinstance(result, Accepted):
-            stats.statuses[200] += 1
-            reconcile.accepted(
-                trade,
-                (result.player_1.gold, result.player_1.items),
-                (result.player_2.gold, result.player_2.items),
-            )
-        elif isinstance(result, Exception):  # refused before writing (unknown player)
-            stats.statuses[404] += 1
-            reconcile.failed(trade)
-        else:
-            stats.statuses[409] += 1
-            reconcile.rejected(trade, result.reason.value)
-
-
 def _tally_answers(
     stats: SimulationStats,
     reconcile: Reconciler,
@@ -196,16 +169,4 @@ def _tally_answers(
     stats.sent += len(chunk)
     for trade, answer in zip(chunk, answers, strict=True):
         stats.latency(per_trade)
-        if answer is None:
-            stats.statuses[200] += 1
-            reconcile.as_predicted()
-        elif isinstance(answer, tuple):
-            stats.statuses[200] += 1
-            expected_1, actual_1, expected_2, actual_2 = answer
-            reconcile.accepted_unlike(trade, (expected_1, expected_2), (actual_1, actual_2))
-        elif answer == REFUSED:
-            stats.statuses[404] += 1
-            reconcile.failed(trade)
-        else:
-            stats.statuses[409] += 1
-            reconcile.rejected(trade, answer)
+        reconcile.answered(trade, answer)

@@ -9,6 +9,7 @@ they disagree (which only happens when someone else trades with the same players
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -24,6 +25,11 @@ class Holding:
     items: dict[int, int]
     capacity: int
     held: int = field(init=False)
+    # How far below zero a correction would have taken gold or an item the model shows as
+    # 0 (trades planned but not yet answered still spend it): later corrections settle it
+    # first, so the model moves by exactly the corrections it was given.
+    overdrawn_gold: int = field(default=0, init=False)
+    overdrawn_items: dict[int, int] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.held = sum(self.items.values())
@@ -51,6 +57,12 @@ class Ledger:
         holding = Holding(pc.gold, dict(pc.items), pc.capacity)
         self.holdings.append(holding)
         return holding
+
+    def copy(self) -> Ledger:
+        """Another model of the same holdings, moved independently (same catalog)."""
+        twin = Ledger(self.catalog)
+        twin.holdings = copy.deepcopy(self.holdings)
+        return twin
 
     def worth(self, lines: ItemLines, gold: int = 0) -> int:
         values = self.values
@@ -96,22 +108,31 @@ class Ledger:
         self.shift(slot, actual[0] - expected[0], items)
 
     def shift(self, slot: int, gold: int, items: Mapping[int, int]) -> None:
+        """Move a holding by these amounts; what would go below zero shows as 0."""
         holding = self.holdings[slot]
-        holding.gold = max(0, holding.gold + gold)
+        exact = holding.gold - holding.overdrawn_gold + gold
+        holding.gold = max(0, exact)
+        holding.overdrawn_gold = holding.gold - exact
+        overdrawn = holding.overdrawn_items
         for item_id, delta in items.items():
-            left = holding.items.get(item_id, 0) + delta
-            if left > 0:
-                holding.items[item_id] = left
+            exact = holding.items.get(item_id, 0) - overdrawn.pop(item_id, 0) + delta
+            if exact > 0:
+                holding.items[item_id] = exact
             else:
                 holding.items.pop(item_id, None)
+                if exact < 0:
+                    overdrawn[item_id] = -exact
         holding.held = sum(holding.items.values())
 
 
 def _move(giver: Holding, taker: Holding, lines: ItemLines, gold: int) -> None:
+    # The planner moves only what its model holds; a Checker applies what the store
+    # accepted, which its model may lack (someone else gave it): the count then goes below
+    # zero until the answer mends the model to what the store holds.
     giver.gold -= gold
     taker.gold += gold
     for item_id, qty in lines:
-        left = giver.items[item_id] - qty
+        left = giver.items.get(item_id, 0) - qty
         if left:
             giver.items[item_id] = left
         else:

@@ -5,10 +5,10 @@ the planner (this process) and `Store.execute_trades` (a child forked after the 
 exist) run side by side, a batch apart. The request sequence is still the planner's alone,
 so a seed gives the same trades as the one-process loop.
 
-The child keeps its own copy of the simulator's model (a `Ledger` built from the same plan)
-and compares every answer with it, exactly as the one-process `Reconciler` does with the
-planner's snapshots; only answers unlike the model travel back, with what was expected, so
-per trade just its request and its predicted outcome cross the pipe.
+The child keeps its own copy of the simulator's model (a `reconcile.Checker` over the ledger
+as it was at fork) and compares every answer with it; only answers unlike the model travel
+back, with what was expected, and the planner's `Reconciler` moves its model by exactly
+that, so per trade just its request and its predicted outcome cross the pipe.
 """
 
 from __future__ import annotations
@@ -19,24 +19,15 @@ import queue
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection
 
-from bazaar.domain.errors import BazaarError
-from bazaar.domain.trading import Accepted, TradeOutcome
-from bazaar.simulate.holdings import ACCEPTED, ItemLines, Ledger
+from bazaar.simulate.holdings import Ledger
 from bazaar.simulate.plan import PlannedTrade, TradeRequests
+from bazaar.simulate.reconcile import Answer, Checker, Order, order_of
 from bazaar.store.base import Store
 
 IN_FLIGHT = 2  # batches sent and not yet answered: one running, one queued behind it
-
-# What one trade sends: (slot_1, slot_2, lines_1, gold_1, lines_2, gold_2, expect).
-Order = tuple[int, int, ItemLines, int, ItemLines, int, str]
-State = tuple[int, Mapping[int, int]]
-# What one trade answers: None (as predicted), a rejection reason, REFUSED (no player), or
-# (expected_1, actual_1, expected_2, actual_2) for an accepted trade unlike the model.
-Answer = None | str | tuple[State | None, State, State | None, State]
-REFUSED = ""
 OnBatch = Callable[[int, float, list["PlannedTrade"], list[Answer]], None]
 
 
@@ -44,46 +35,11 @@ class StoreWorkerFailed(Exception):
     """The store process stopped with an error (e.g. the store became unavailable)."""
 
 
-class _Checker:
-    """The child's copy of the model: what each answer should be, and mending if not."""
-
-    def __init__(self, ledger: Ledger) -> None:
-        self._ledger = ledger
-
-    def answer(self, order: Order, result: TradeOutcome | BazaarError) -> Answer:
-        one, two, lines_1, gold_1, lines_2, gold_2, expect = order
-        holdings = self._ledger.holdings
-        if isinstance(result, Accepted):
-            if expect == ACCEPTED:
-                self._ledger.apply(one, two, lines_1, gold_1, lines_2, gold_2)
-            h1, h2 = holdings[one], holdings[two]
-            s1, s2 = result.player_1, result.player_2
-            if (
-                expect == ACCEPTED
-                and h1.gold == s1.gold
-                and h2.gold == s2.gold
-                and h1.items == s1.items
-                and h2.items == s2.items
-            ):
-                return None
-            model_1, model_2 = h1.snapshot(), h2.snapshot()
-            actual_1, actual_2 = (s1.gold, dict(s1.items)), (s2.gold, dict(s2.items))
-            # From here on the model holds what the store holds.
-            self._ledger.correct(one, model_1, actual_1)
-            self._ledger.correct(two, model_2, actual_2)
-            if expect != ACCEPTED:
-                return (None, actual_1, None, actual_2)
-            return (model_1, actual_1, model_2, actual_2)
-        if isinstance(result, BaseException):
-            return REFUSED
-        return result.reason.value
-
-
 def _store_worker(store: Store, ledger: Ledger, ids: list[int], orders: Connection,
                   answers: Connection) -> None:  # fmt: skip
     """The child: execute each batch of orders, answer with what differs from the model."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the parent, which stops us
-    checker = _Checker(ledger)
+    checker = Checker(ledger)
     request = TradeRequests(ids)
     try:
         while True:
@@ -101,11 +57,6 @@ def _store_worker(store: Store, ledger: Ledger, ids: list[int], orders: Connecti
         answers.send_bytes(pickle.dumps((-1.0, f"{type(exc).__name__}: {exc}")))
     finally:
         store.close()
-
-
-def _order(trade: PlannedTrade) -> Order:
-    return (trade.one, trade.two, trade.lines_1, trade.gold_1, trade.lines_2, trade.gold_2,
-            trade.expect)  # fmt: skip
 
 
 def run_pipelined(
@@ -138,7 +89,7 @@ def run_pipelined(
     try:
         for chunk in batches:
             trades = list(chunk)
-            sender.put(pickle.dumps([_order(t) for t in trades], pickle.HIGHEST_PROTOCOL))
+            sender.put(pickle.dumps([order_of(t) for t in trades], pickle.HIGHEST_PROTOCOL))
             waiting.append(trades)
             while len(waiting) >= IN_FLIGHT:
                 _answered(answers_in, waiting.pop(0), on_batch)

@@ -43,8 +43,9 @@ class TradePlanner:
     def __init__(self, catalog: Catalog, plan: SimulationPlan) -> None:
         self.catalog = catalog
         self.plan = plan
-        # PlannedTrade.expected_1/2 for accepted trades; off when the answers are checked
-        # against a copy of the model elsewhere (the two-process in-process driver).
+        # PlannedTrade.expected_1/2, each side as the model has it after the trade (after
+        # none, for a predicted rejection); off when the answers are checked against a
+        # copy of the model elsewhere (reconcile.Checker, in the two-process driver).
         self.snapshots = True
         self.residents: list[Resident] = draw_population(
             catalog, plan.players, _rng(plan.seed, "population")
@@ -95,7 +96,7 @@ class TradePlanner:
             expect = ledger.predict(one, two, lines_1, gold_1, lines_2, gold_2)
             if expect == ACCEPTED:
                 ledger.apply(one, two, lines_1, gold_1, lines_2, gold_2)
-            if self.snapshots and expect == ACCEPTED:
+            if self.snapshots:
                 yield PlannedTrade(
                     index, kind, one, two, lines_1, gold_1, lines_2, gold_2, expect,
                     ledger.holdings[one].snapshot(), ledger.holdings[two].snapshot(),
