@@ -21,7 +21,7 @@ from bazaar.domain.model import ItemLine, NewPlayer, TradeRequest, TradeSide
 from bazaar.domain.trading import Accepted
 from bazaar.store.sqlite import SQLiteStore
 from bazaar.store.sqlite_batch import outbox_row, outcome_json, trade_outbox_row
-from tests.support.trades import TradeGenerator, snapshot
+from tests.support.trades import TradeGenerator, add_players, snapshot
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def _swap(a: int, b: int, a_item: int, b_item: int, qty: int = 1) -> TradeReques
 
 def test_outcome_json_is_the_outcome_document(tmp_path: Path, catalog: Catalog) -> None:
     store = SQLiteStore(tmp_path / "s.db", catalog)
-    ids = [store.create_player(NewPlayer(c)).player_id for c in sorted(catalog.classes) * 3]
+    ids = add_players(store, 3 * len(catalog.classes))
     gen = TradeGenerator(7, snapshot(store))
     assert len(ids) == 30
     outcomes = []
