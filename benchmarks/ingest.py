@@ -31,9 +31,9 @@ from deltalake import DeltaTable
 from bazaar.domain.catalog import load_catalog
 from bazaar.domain.model import ItemLine, NewPlayer, TradeRequest, TradeSide
 from bazaar.domain.trading import Accepted
-from bazaar.lake.ingest import Ingest, Polled
+from bazaar.lake.ingest import Ingest
 from bazaar.lake.sources import KafkaSource, OutboxSource
-from bazaar.lake.writer import LakeWriter
+from bazaar.lake.writer import LakeWriter, Polled
 from bazaar.store.sqlite import SQLiteStore
 
 

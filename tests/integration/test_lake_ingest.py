@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,8 @@ from bazaar.domain.trading import Accepted
 from bazaar.lake.follower import LakeFollower, lake_position, wait_for_lake
 from bazaar.lake.maintenance import compact, vacuum
 from bazaar.lake.tables import TABLES, event_rows
-from bazaar.lake.writer import Envelope, LakeWriter
-from bazaar.store.base import Store
+from bazaar.lake.writer import LakeWriter, Polled
+from bazaar.store.base import OutboxEntry, Store
 from bazaar.store.sqlite import SQLiteStore
 from tests.support.trades import add_players
 
@@ -152,19 +153,23 @@ def test_ingest_lands_every_event_once_and_resumes(trader: Trader, tmp_path: Pat
     assert DeltaTable(f"{lake}/trades").metadata().partition_columns == ["event_date"]
 
 
+def _from_outbox(entries: Sequence[OutboxEntry], shift: int = 0) -> Polled:
+    """Outbox entries as the lake writer reads them, at their seq (+ `shift`)."""
+    seqs = [shift + e.seq for e in entries]
+    return Polled(["outbox"] * len(entries), seqs, [e.body for e in entries])
+
+
 def test_redelivered_events_land_once(trader: Trader, tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     trader.trade(200)
     entries = trader.store.read_outbox(0, 10_000)
     with LakeWriter(lake) as writer:
-        first = writer.write([Envelope("outbox", e.seq, e.body) for e in entries[:150]])
+        first = writer.write(_from_outbox(entries[:150]))
         # The same events again at new positions (an at-least-once relay re-sending), plus
         # a replay of an already-landed batch: only the 60 unseen events are new.
-        again = [Envelope("outbox", 1000 + e.seq, e.body) for e in entries[100:210]]
+        again = _from_outbox(entries[100:210], shift=1000)
         second = writer.write(again)
-        assert writer.write([Envelope("outbox", e.seq, e.body) for e in entries[:150]]).rows == (
-            dict.fromkeys(TABLES, 0)
-        )
+        assert writer.write(_from_outbox(entries[:150])).rows == dict.fromkeys(TABLES, 0)
     assert first.duplicates == 0
     assert second.duplicates == 50
     # A fresh process (memory rebuilt from the lake) decides the same.
@@ -266,22 +271,21 @@ def test_crash_between_table_commits_is_repaired_by_a_restart(
     lake = tmp_path / "lake"
     trader.trade(400)
     entries = trader.store.read_outbox(0, 10_000)
-    batch = [Envelope("outbox", e.seq, e.body) for e in entries]
     with LakeWriter(lake) as writer:
-        writer.write(batch[:100])
+        writer.write(_from_outbox(entries[:100]))
         # The process dies after committing two of the next batch's seven tables:
         # run write()'s per-table commit step for those two only.
         for table in ("trades", "player_states"):
             staged = []
-            for env in batch[100:300]:
-                rows = event_rows(env.raw, env.source, env.position).rows.get(table)
+            for e in entries[100:300]:
+                rows = event_rows(e.body, "outbox", e.seq).rows.get(table)
                 if rows:
-                    staged.append((env.source, env.position, rows))
-            writer._commit(table, staged, {"outbox": batch[299].position})
+                    staged.append(("outbox", e.seq, rows))
+            writer._commit(table, staged, {"outbox": entries[299].seq})
     versions = LakeWriter(lake).open().table_versions("outbox")
-    assert versions["trades"] == batch[299].position
-    assert versions["players"] == batch[99].position
-    assert lake_position(lake) == batch[99].position
+    assert versions["trades"] == entries[299].seq
+    assert versions["players"] == entries[99].seq
+    assert lake_position(lake) == entries[99].seq
     assert ingest(url_of(trader), lake) == 0
     assert_lake_equals_outbox(lake, outbox(trader.store))
 

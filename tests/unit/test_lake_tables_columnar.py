@@ -12,7 +12,7 @@ from deltalake import DeltaTable
 
 from bazaar.lake.columnar import EVENT_INDEX, decode_batch
 from bazaar.lake.tables import TABLES, event_rows, to_arrow
-from bazaar.lake.writer import Envelope, LakeWriter
+from bazaar.lake.writer import LakeWriter, Polled
 from tests.support.documents import with_changes
 
 
@@ -143,7 +143,7 @@ def test_a_malformed_event_lands_as_one_dead_letter_and_its_neighbours_land(
     docs = [(created, accepted, rejected)[n % 3](n) for n in range(1, 2001)]
     raws = [_dumps(d) for d in docs]
     raws.insert(1234, b'{"event_id": "broken", "payload": {')
-    batch = [Envelope("outbox", seq, raw) for seq, raw in enumerate(raws, 1)]
+    batch = Polled(["outbox"] * len(raws), list(range(1, len(raws) + 1)), raws)
     with LakeWriter(tmp_path / "lake") as writer:
         result = writer.write(batch)
     assert result.dead_letters == 1

@@ -26,37 +26,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bazaar.lake.tables import TABLES
-from bazaar.lake.writer import BatchResult, LakeWriter
+from bazaar.lake.writer import BatchResult, LakeWriter, Polled
 
 DEFAULT_FLUSH_SECONDS = 1.0
 DEFAULT_FLUSH_EVENTS = 50_000
 _IN_FLIGHT_POLL = 0.02  # poll timeout while a commit runs: its landing is noticed promptly
-
-
-@dataclass(slots=True)
-class Polled:
-    """Events as read, column-wise (event i = sources[i], positions[i], raws[i]): a batch
-    of 50,000 `Envelope` objects costs more to build than to read."""
-
-    sources: list[str] = field(default_factory=list)  # "outbox" or "kafka:TOPIC:PARTITION"
-    positions: list[int] = field(default_factory=list)  # increasing within a source
-    raws: list[bytes] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.raws)
-
-    def extend(self, more: Polled) -> None:
-        self.sources += more.sources
-        self.positions += more.positions
-        self.raws += more.raws
-
-    def without(self, sources: Collection[str]) -> Polled:
-        keep = [i for i, s in enumerate(self.sources) if s not in sources]
-        return Polled(
-            [self.sources[i] for i in keep],
-            [self.positions[i] for i in keep],
-            [self.raws[i] for i in keep],
-        )
 
 
 class EventSource(Protocol):
@@ -189,7 +163,7 @@ class Ingest:
         batch, self._buffer = self._buffer, Polled()
         began = time.monotonic()
         # Staged here, while the previous batch may still be committing.
-        staged = self.writer.stage(batch.sources, batch.positions, batch.raws)
+        staged = self.writer.stage(batch)
         self._settle()
         self._in_flight = committer.submit(self.writer.commit, staged), began
 

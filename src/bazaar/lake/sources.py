@@ -11,8 +11,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from bazaar.domain.errors import BazaarError
-from bazaar.lake.ingest import Polled
-from bazaar.lake.writer import LakeWriter
+from bazaar.lake.writer import LakeWriter, Polled
 from bazaar.store.base import Store
 
 OUTBOX_SOURCE = "outbox"

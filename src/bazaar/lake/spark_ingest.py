@@ -2,7 +2,7 @@
 
 The query: a Kafka stream (the `bazaar_kafka` Python data source, or Spark's native `kafka`
 source where its package is installed) -> `foreachBatch(LakeBatchSink)`. The sink collects
-the micro-batch to the driver as Arrow, turns each row into the `Envelope` the Python ingest
+the micro-batch to the driver as Arrow, turns it into the events the Python ingest
 would have read (source `kafka:TOPIC:PARTITION`, position = offset, the exact value bytes)
 and lands it through the same `LakeWriter`. Executors read Kafka in parallel; commits are
 the driver's, as Delta commits to one table are serial anyway.
@@ -41,7 +41,7 @@ from deltalake.exceptions import DeltaError, TableNotFoundError
 from bazaar.domain.errors import BazaarError
 from bazaar.lake.sources import DEFAULT_TOPIC, kafka_source_id
 from bazaar.lake.tables import TABLES
-from bazaar.lake.writer import Envelope, LakeUnavailable, LakeWriter, normalise_root, table_uri
+from bazaar.lake.writer import LakeUnavailable, LakeWriter, Polled, normalise_root, table_uri
 
 DEFAULT_QUERY_NAME = "bazaar-ingest"
 KAFKA_SOURCES = ("python", "native")
@@ -173,7 +173,7 @@ class LakeBatchSink:
                 self.last_batch = batch_id
             return
         data: pa.Table = frame.toArrow()
-        result = self.writer.write(envelopes(data))
+        result = self.writer.write(polled(data))
         self.ledger.mark(app_id, batch_id)
         took = time.monotonic() - began
         with self._lock:
@@ -193,22 +193,20 @@ class LakeBatchSink:
             self.on_batch(self.summary)
 
 
-def envelopes(data: pa.Table) -> list[Envelope]:
+def polled(data: pa.Table) -> Polled:
     """Stream rows (topic, partition, offset, value) as the Python ingest reads them,
     ordered by partition and offset so a replay decides duplicates the same way."""
     if data.num_rows == 0:
-        return []
+        return Polled()
     data = data.sort_by([("partition", "ascending"), ("offset", "ascending")])
-    return [
-        Envelope(kafka_source_id(topic, partition), offset, value or b"")
-        for topic, partition, offset, value in zip(
-            data.column("topic").to_pylist(),
-            data.column("partition").to_pylist(),
-            data.column("offset").to_pylist(),
-            data.column("value").to_pylist(),
-            strict=True,
-        )
+    ids: dict[tuple[str, int], str] = {}
+    topics, partitions = data.column("topic").to_pylist(), data.column("partition").to_pylist()
+    sources = [
+        ids.get(at) or ids.setdefault(at, kafka_source_id(*at))
+        for at in zip(topics, partitions, strict=True)
     ]
+    raws = [value or b"" for value in data.column("value").to_pylist()]
+    return Polled(sources, data.column("offset").to_pylist(), raws)
 
 
 def run_spark_ingest(

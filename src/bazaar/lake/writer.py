@@ -32,7 +32,7 @@ late, not days).
 from __future__ import annotations
 
 import gc
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -71,13 +71,31 @@ class LakeFenced(LakeUnavailable):
     reason = "lake_fenced"
 
 
-@dataclass(frozen=True, slots=True)
-class Envelope:
-    """One event as read from a source: the exact bytes, and where they were read."""
+@dataclass(slots=True)
+class Polled:
+    """Events as read from a source, column-wise: event i is the exact bytes raws[i], read
+    at positions[i] of sources[i]. A batch of 50,000 per-event objects costs more to build
+    than to read."""
 
-    source: str  # "outbox" or "kafka:TOPIC:PARTITION"
-    position: int  # outbox seq or Kafka offset; increasing within a source
-    raw: bytes
+    sources: list[str] = field(default_factory=list)  # "outbox" or "kafka:TOPIC:PARTITION"
+    positions: list[int] = field(default_factory=list)  # outbox seq or Kafka offset; increasing
+    raws: list[bytes] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.raws)
+
+    def extend(self, more: Polled) -> None:
+        self.sources += more.sources
+        self.positions += more.positions
+        self.raws += more.raws
+
+    def without(self, sources: Collection[str]) -> Polled:
+        keep = [i for i, s in enumerate(self.sources) if s not in sources]
+        return Polled(
+            [self.sources[i] for i in keep],
+            [self.positions[i] for i in keep],
+            [self.raws[i] for i in keep],
+        )
 
 
 @dataclass(slots=True)
@@ -243,20 +261,14 @@ class LakeWriter:
 
     # -- writing -------------------------------------------------------------------------
 
-    def write(self, batch: Sequence[Envelope]) -> BatchResult:
+    def write(self, batch: Polled) -> BatchResult:
         """Land a micro-batch: one commit per table (see the module docstring)."""
-        return self.commit(
-            self.stage(
-                [e.source for e in batch], [e.position for e in batch], [e.raw for e in batch]
-            )
-        )
+        return self.commit(self.stage(batch))
 
-    def stage(
-        self, sources: Sequence[str], positions: Sequence[int], raws: Sequence[bytes]
-    ) -> StagedBatch:
-        """The first half of `write`, for events given column-wise (event i = sources[i],
-        positions[i], raws[i]): decode, and decide duplicates against the memory of event
-        ids, which this updates. Stage batches in the order they are committed."""
+    def stage(self, batch: Polled) -> StagedBatch:
+        """The first half of `write`: decode, and decide duplicates against the memory of
+        event ids, which this updates. Stage batches in the order they are committed."""
+        sources, positions, raws = batch.sources, batch.positions, batch.raws
         result = BatchResult(events=len(raws))
         if not raws:
             return StagedBatch(None, {}, result)
