@@ -13,6 +13,7 @@ cleanly: no new trades are taken, those in flight are answered, and the summary 
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,7 +29,8 @@ from bazaar.store.base import Store
 Progress = Callable[[SimulationStats], None]
 PROGRESS_EVERY = 0.1  # seconds between progress callbacks
 IN_PROCESS_BATCH = 1000
-IN_PROCESS_PROCESSES = 2  # the planner and the store side by side (this machine has 2 cores)
+# The planner and the store side by side, where there is a second core to run them on.
+IN_PROCESS_PROCESSES = min(2, os.cpu_count() or 1)
 
 
 class SimulationError(Exception):
