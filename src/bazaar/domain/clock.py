@@ -24,7 +24,7 @@ def instant_micros(text: str) -> int:
 
 def format_instant(moment: datetime) -> str:
     # isoformat is ~5x cheaper than strftime and gives the same fixed-width text (every
-    # trade formats one instant, so it shows up per trade).
+    # event outside the SQLite trade batch formats one instant here).
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
