@@ -16,6 +16,7 @@ import orjson
 import pytest
 
 from bazaar.domain.catalog import Catalog
+from bazaar.domain.clock import instant_micros
 from bazaar.domain.events import trade_event
 from bazaar.domain.model import ItemLine, NewPlayer, TradeRequest, TradeSide
 from bazaar.domain.trading import Accepted
@@ -106,21 +107,19 @@ def test_trade_instants_follow_the_clock_and_never_repeat(
     )
     from bazaar.store import sqlite_batch
 
-    stuck = 1_796_000_000_123_456_000  # a clock that stands still, then steps back an hour
+    # A clock that stands still an hour past the last instant handed out, then steps back
+    # an hour: derived from the run's own instants, so the test holds on any date.
+    last = instant_micros(first[-1].executed_at)  # type: ignore[union-attr]
+    stuck = (last + 3600 * 10**6) * 1000 + 123_000
     monkeypatch.setattr(sqlite_batch.time, "time_ns", lambda: stuck)  # type: ignore[attr-defined]
     standing = [o.executed_at for o in store.execute_trades(calls)]  # type: ignore[union-attr]
-    assert standing == [
-        "2026-11-30T00:53:20.123456Z",
-        "2026-11-30T00:53:20.123457Z",
-        "2026-11-30T00:53:20.123458Z",
-    ]
+    base = stuck // 1000
+    assert [instant_micros(t) for t in standing] == [base, base + 1, base + 2]
+    assert standing == sorted(standing) and standing[0] > first[-1].executed_at  # type: ignore[union-attr]
     stuck -= 3600 * 10**9
     after = [o.executed_at for o in store.execute_trades(calls)]  # type: ignore[union-attr]
-    assert after == [
-        "2026-11-30T00:53:20.123459Z",
-        "2026-11-30T00:53:20.123460Z",
-        "2026-11-30T00:53:20.123461Z",
-    ]
+    assert [instant_micros(t) for t in after] == [base + 3, base + 4, base + 5]
+    assert after == sorted(after) and len(set(standing + after)) == 6
 
 
 def test_a_batch_draws_as_many_event_ids_as_it_has_trades(
