@@ -30,6 +30,7 @@ class Settings:
     topic: str = "bazaar.events"
     lake: str | None = None
     log_level: str = "warning"
+    log_format: str = "text"  # or "json": one object per line (telemetry/logs.py)
     # Auth (api/auth.py): server keys inline (comma-separated; raw or sha256:<hex>) and/or
     # a key file; none configured = auth off. Rate limits: RATE/s[:BURST] or off.
     api_keys: str | None = None

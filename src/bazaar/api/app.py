@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -13,8 +14,8 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from bazaar.api.auth import AuthPolicy, require_server
@@ -26,7 +27,8 @@ from bazaar.api.errors import (
     from_validation_error,
     status_for,
 )
-from bazaar.api.openapi import SWAGGER_HTML, openapi_document
+from bazaar.api.observe import ObservedApp, RequestObserver
+from bazaar.api.openapi import openapi_document
 from bazaar.api.schemas import (
     MAX_ID,
     PlayerIn,
@@ -39,6 +41,7 @@ from bazaar.domain.errors import BazaarError, InvalidRequest
 from bazaar.domain.model import NewPlayer, check_username, resolve_class
 from bazaar.domain.trading import Accepted
 from bazaar.store.base import Idempotency, Store
+from bazaar.telemetry.metrics import ApiMetrics
 
 log = logging.getLogger("bazaar.api")
 
@@ -153,12 +156,17 @@ def create_app(
     rng: random.Random | None = None,
     health_provider: HealthProvider | None = None,
     auth: AuthPolicy | None = None,
+    consumers: Sequence[str] = (),
+    lake: str | None = None,
 ) -> TradeFastLane:
-    """`auth` None: no server key configured, every request acts with server authority."""
+    """`auth` None: no server key configured, every request acts with server authority.
+    `consumers`: the outbox readers whose lag /metrics reports; `lake`: the Delta Lake the
+    live dashboard reads (no dashboard without one)."""
     catalog = store.catalog
     policy = auth or AuthPolicy()
     draw = rng or random.Random()
     batcher = TradeBatcher(store)
+    metrics = ApiMetrics()
 
     async def create_player(request: Request) -> Response:
         require_server(policy.authenticate(request, store), "creating a player")
@@ -172,6 +180,7 @@ def create_app(
         else:
             pc = resolve_class(catalog, parsed.player_class)
         state = store.create_player(NewPlayer(pc.name, parsed.username), idem)
+        metrics.player_created(pc.name)
         view = player_view(catalog, state)
         if policy.enabled:  # the player's own credential, shown this once (api/auth.py)
             view["token"] = policy.issue_token(store, state.player_id)
@@ -186,6 +195,7 @@ def create_app(
         parsed = TradeIn.model_validate_json(await _body(request))
         idem = _idempotency(request, "trades", parsed)
         outcome = await batcher.execute(parsed.to_domain(), idem)
+        metrics.trade(outcome)
         status = 200 if isinstance(outcome, Accepted) else REJECTED_TRADE_STATUS
         return JSON(trade_result_view(catalog, outcome), status_code=status)
 
@@ -206,15 +216,12 @@ def create_app(
     async def openapi(request: Request) -> Response:
         return JSON(openapi_document())
 
-    async def docs(request: Request) -> Response:
-        return HTMLResponse(SWAGGER_HTML)
-
     async def not_found(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         reason = {404: "no_such_route", 405: "method_not_allowed"}.get(exc.status_code, "http")
         return JSON({"reason": reason, "detail": str(exc.detail)}, status_code=exc.status_code)
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/players", _guarded(create_player), methods=["POST"]),
         Route("/players/{player_id}", _guarded(get_player), methods=["GET"]),
         Route("/trades", _guarded(create_trade), methods=["POST"]),
@@ -222,14 +229,16 @@ def create_app(
         Route("/catalog", _guarded(get_catalog), methods=["GET"]),
         Route("/health", _guarded(health), methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
-        Route("/docs", docs, methods=["GET"]),
     ]
     from bazaar.api.offers import offer_routes  # imports this module's helpers
+    from bazaar.api.operator import operator_routes  # /metrics, /docs, /dashboard
 
     routes += offer_routes(store, policy)
+    routes += operator_routes(store, metrics, consumers=consumers, lake=lake)
     app = Starlette(routes=routes, exception_handlers={HTTPException: not_found})
     app.state.store = store
-    return TradeFastLane(app, _guarded(create_trade))
+    app.state.metrics = metrics
+    return TradeFastLane(app, _guarded(create_trade), RequestObserver(metrics))
 
 
 class TradeFastLane:
@@ -241,8 +250,10 @@ class TradeFastLane:
     wrappers per request, about a third of the API process's time per trade under load.
     """
 
-    def __init__(self, app: Starlette, trade_handler: Handler) -> None:
+    def __init__(self, app: Starlette, trade_handler: Handler, observer: RequestObserver) -> None:
         self.app = app
+        self._observed = ObservedApp(app, observer)
+        self._observer = observer
         self._trade = trade_handler
 
     @property
@@ -251,10 +262,14 @@ class TradeFastLane:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/trades" and scope["method"] == "POST":
+            started = time.perf_counter()
+            rid = self._observer.begin(scope)
             response = await self._trade(Request(scope, receive))
+            response.raw_headers.append((b"x-request-id", rid.encode("ascii")))
             await response(scope, receive, send)
+            self._observer.finish(scope, "/trades", response.status_code, started)
             return
-        await self.app(scope, receive, send)
+        await self._observed(scope, receive, send)
 
 
 def app_from_environment() -> TradeFastLane:
@@ -266,9 +281,18 @@ def app_from_environment() -> TradeFastLane:
     settings = Settings.from_environ()
     store = build_store(settings)
     auth = auth_from_settings(settings)
+    observed: dict[str, Any] = {"consumers": pipeline_consumers(settings), "lake": settings.lake}
     if settings.kafka:  # the relay runs in the supervisor; report what the store shows
         from bazaar.stream.relay import worker_health_provider
 
         health = worker_health_provider(store, settings)
-        return create_app(store, health_provider=health, auth=auth)
-    return create_app(store, auth=auth)
+        return create_app(store, health_provider=health, auth=auth, **observed)
+    return create_app(store, auth=auth, **observed)
+
+
+def pipeline_consumers(settings: Any) -> list[str]:
+    """The outbox readers this server's settings start, for /metrics' lag gauges."""
+    from bazaar.lake.sources import LAKE_CONSUMER
+    from bazaar.stream.relay import RELAY_CONSUMER
+
+    return [RELAY_CONSUMER] * bool(settings.kafka) + [LAKE_CONSUMER] * bool(settings.lake)

@@ -138,6 +138,7 @@ def offer_routes(store: Store, auth: AuthPolicy) -> list[Route]:
         )
         checked = check_new_offer(catalog, offer_request, parsed.expires_in)
         offer = await run_in_threadpool(store.create_offer, checked, parsed.expires_in)
+        request.app.state.metrics.offer("created")
         return JSON(offer_view(catalog, offer), status_code=201)
 
     async def list_offers(request: Request) -> Response:
@@ -164,6 +165,7 @@ def offer_routes(store: Store, auth: AuthPolicy) -> list[Route]:
             offer_id = _path_id(request, "offer_id")
             caller = await run_in_threadpool(auth.authenticate, request, store)
             result = await run_in_threadpool(store.act_on_offer, offer_id, action, caller.actor)
+            request.app.state.metrics.offer_result(result)
             body: dict[str, Any] = {"offer": offer_view(catalog, result.offer)}
             if result.trade is None:
                 return JSON(body)

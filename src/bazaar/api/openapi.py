@@ -273,14 +273,3 @@ def openapi_document() -> dict[str, Any]:
             },
         },
     }
-
-
-SWAGGER_HTML = """<!doctype html>
-<html><head><meta charset="utf-8"><title>bazaar API</title>
-<link rel="stylesheet" href="https://unpkg.com/swagger-ui-dist@5/swagger-ui.css"></head>
-<body><div id="ui"></div>
-<script src="https://unpkg.com/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script>
-<noscript>The machine-readable API description is at <a href="/openapi.json">/openapi.json</a>.
-</noscript></body></html>
-"""

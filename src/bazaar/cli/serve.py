@@ -10,6 +10,8 @@ from bazaar.cli.common import add_command, add_store_flags, console, fail
 from bazaar.cli.relay import add_kafka_flags, kafka_settings
 from bazaar.config import Settings, export_to_environ
 from bazaar.stream.kafka import KafkaSettings
+from bazaar.telemetry.logs import add_log_flags
+from bazaar.telemetry.metrics import multiprocess_dir
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,7 +26,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--host", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 8000)")
     p.add_argument("--workers", type=int, help="worker processes (default 1)")
-    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    add_log_flags(p)  # --log-format json|text, --log-level
     p.add_argument("--lake", metavar="PATH", help="also follow the outbox into this Delta Lake")
     add_kafka_flags(p)  # --kafka HOST:PORT also runs the outbox relay in this process
     p.add_argument(
@@ -54,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level=args.log_level,
+        log_format=args.log_format,
         lake=args.lake,
         kafka=args.kafka,
         topic=args.topic,
@@ -68,12 +71,18 @@ def run(args: argparse.Namespace) -> int:
 def serve(
     settings: Settings, *, banner: str | None = None, kafka: KafkaSettings | None = None
 ) -> None:
+    with multiprocess_dir():  # the workers' metrics, summed by whoever answers /metrics
+        _serve(settings, banner=banner, kafka=kafka)
+
+
+def _serve(settings: Settings, *, banner: str | None, kafka: KafkaSettings | None) -> None:
     import uvicorn
 
-    from bazaar.api.app import create_app
+    from bazaar.api.app import create_app, pipeline_consumers
     from bazaar.api.auth import auth_from_settings
     from bazaar.bootstrap import build_store
     from bazaar.domain.errors import BazaarError
+    from bazaar.telemetry.logs import configure_logging, uvicorn_log_config
 
     try:
         store = build_store(settings)  # opened here too, so a bad URL fails before binding
@@ -97,9 +106,12 @@ def serve(
     warning = store.durability_warning()
     if warning is not None:
         console.print(f"[bold yellow]warning:[/] {warning}")
+    configure_logging(settings.log_format, settings.log_level)
     url = f"http://{settings.host}:{settings.port}"
     console.print(banner or f"bazaar serving on [bold]{url}[/] (store {settings.store})")
-    console.print(f"  API docs: {url}/docs   OpenAPI: {url}/openapi.json   Ctrl-C stops")
+    console.print(f"  API docs: {url}/docs   OpenAPI: {url}/openapi.json   metrics: {url}/metrics")
+    if settings.lake:
+        console.print(f"  live dashboard: {url}/dashboard   Ctrl-C stops")
     if settings.lake:
         from bazaar.lake.follower import follow_store
 
@@ -115,6 +127,7 @@ def serve(
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level,
+        "log_config": uvicorn_log_config(settings.log_format, settings.log_level),
         "access_log": False,
         "loop": "uvloop",
         "http": "bazaar.api.http:OneWriteHttpToolsProtocol",  # httptools, one write per answer
@@ -124,7 +137,10 @@ def serve(
     balance_table: Path | None = None  # the workers' table, removed when serving ends
     try:
         if settings.workers <= 1:
-            app = create_app(store, health_provider=relay.health if relay else None, auth=auth)
+            app = create_app(
+                store, health_provider=relay.health if relay else None, auth=auth,
+                consumers=pipeline_consumers(settings), lake=settings.lake,
+            )  # fmt: skip
             uvicorn.run(app, **common)  # type: ignore[arg-type]
             return
         store.close()

@@ -1,0 +1,1 @@
+"""What the running pieces tell an operator: Prometheus metrics and structured logs."""
