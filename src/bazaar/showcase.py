@@ -134,8 +134,9 @@ def run_showcase(
     try:
         follower = LakeFollower(store, paths.lake).start()
         try:
-            with EmbeddedServer(store, port) as url:
+            with EmbeddedServer(store, port, lake=str(paths.lake)) as url:
                 say(f"API on {url}, lake follower on {paths.lake}")
+                say(f"live dashboard while it runs: {url}/dashboard")
                 with _phase(phases, "simulate (HTTP)"):
                     simulation = run_simulation(url, plan, concurrency=concurrency,
                                                 progress=progress)  # fmt: skip

@@ -10,15 +10,20 @@ import uvicorn
 
 from bazaar.api.app import create_app
 from bazaar.api.http import OneWriteHttpToolsProtocol
+from bazaar.lake.sources import LAKE_CONSUMER
 from bazaar.store.base import Store
 
 
 class EmbeddedServer:
     """`with EmbeddedServer(store, port) as url:` serves until the block ends."""
 
-    def __init__(self, store: Store, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, store: Store, port: int, host: str = "127.0.0.1", *, lake: str | None = None
+    ) -> None:
+        """`lake`: also serve the live dashboard over it (and report its freshness)."""
+        app = create_app(store, lake=lake, consumers=[LAKE_CONSUMER] if lake else [])
         config = uvicorn.Config(
-            create_app(store), host=host, port=port, log_level="warning", access_log=False,
+            app, host=host, port=port, log_level="warning", access_log=False,
             loop="asyncio", http=OneWriteHttpToolsProtocol, lifespan="off",
         )  # fmt: skip
         self._server = uvicorn.Server(config)

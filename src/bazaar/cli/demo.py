@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from bazaar.cli.common import add_command, console, fail, free_port, out
+from bazaar.cli.common import add_command, console, fail, free_port, out, stop_on_signals
 from bazaar.config import DEFAULT_DATA_DIR
 
 
@@ -35,6 +35,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
                    help="default ./bazaar-data")  # fmt: skip
     p.add_argument("--port", type=int, help="API port (default: a free one)")
+    p.add_argument(
+        "--keep-serving",
+        action="store_true",
+        help="when done, keep the API and its live dashboard (/dashboard) up until Ctrl-C",
+    )
     p.set_defaults(func=run)
 
 
@@ -56,9 +61,10 @@ def run(args: argparse.Namespace) -> int:
         " -> SQLite store + outbox -> Delta lake -> DuckDB answers -> report"
     )
     started = time.perf_counter()
+    port = args.port or free_port()
     with LiveProgress(console, players=plan.players, trades=plan.trades) as live:
         result = run_showcase(
-            root, args.port or free_port(), plan, concurrency=args.concurrency,
+            root, port, plan, concurrency=args.concurrency,
             progress=live.update, on_phase=lambda text: console.print(f"[dim]{text}[/]"),
         )  # fmt: skip
     total = time.perf_counter() - started
@@ -71,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         verdict = "[red]DRIFT FOUND: see the report[/]"
     out.print(f"conservation audit: {verdict}")
     out.print(_where(result.paths, result.phases, total, result.lake_events))
+    if args.keep_serving:
+        _keep_serving(result.paths.store, result.paths.lake, port)
     return 0 if result.all_caught and conserved and result.simulation.server_errors == 0 else 1
 
 
@@ -103,3 +111,22 @@ def _where(paths: object, phases: dict[str, float], total: float, events: int) -
     table.add_row("ask more", f"bazaar ask all --lake {paths.lake}")
     table.add_row("serve it", f"bazaar serve --store sqlite:///{paths.store}")
     return table
+
+
+def _keep_serving(store_path: Path, lake: Path, port: int) -> None:
+    """The demo's store and lake, served again with the dashboard, until Ctrl-C/SIGTERM."""
+    from bazaar.api.embedded import EmbeddedServer
+    from bazaar.domain.catalog import load_catalog
+    from bazaar.lake.follower import LakeFollower
+    from bazaar.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(store_path, load_catalog())
+    follower = LakeFollower(store, lake).start()
+    try:
+        with EmbeddedServer(store, port, lake=str(lake)) as url:
+            stop = stop_on_signals()
+            console.print(f"serving {url} (live dashboard: [bold]{url}/dashboard[/]); Ctrl-C stops")
+            stop.wait()
+    finally:
+        follower.stop()
+        store.close()

@@ -229,12 +229,19 @@ class PipelineGauges:
             )
 
     def _age_after(self, position: int, head: int) -> float:
-        if position >= head:
-            return 0.0
-        entries = self.store.read_outbox(after=position, limit=1)
-        if not entries:
-            return 0.0
-        return seconds_since(entries[0].occurred_at)
+        return 0.0 if position >= head else age_after(self.store, position)
+
+
+def age_after(store: Any, position: int) -> float:
+    """Age in seconds of the oldest outbox entry after `position` (0 when none)."""
+    entries = store.read_outbox(after=position, limit=1)
+    return seconds_since(entries[0].occurred_at) if entries else 0.0
+
+
+def lag_seconds(store: Any, consumer: str) -> float:
+    """How far behind a consumer is, as the age of the oldest event it has not confirmed."""
+    position = store.consumer_position(consumer)
+    return 0.0 if position >= store.outbox_head() else age_after(store, position)
 
 
 def seconds_since(instant: str) -> float:
