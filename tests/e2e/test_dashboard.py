@@ -95,4 +95,3 @@ def test_dashboard_figures_match_the_api(tmp_path: Path) -> None:
 def test_no_dashboard_without_a_lake(tmp_path: Path) -> None:
     with running_server(f"sqlite:///{tmp_path}/d.db") as api:
         assert httpx.get(f"{api}/dashboard").status_code == 404
-

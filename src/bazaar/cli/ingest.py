@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping
+from typing import Any
 
 from rich.table import Table
 
 from bazaar.cli.common import add_command, console, fail, out, progress_due, stop_on_signals
 from bazaar.config import DEFAULT_DATA_DIR, Settings
+from bazaar.telemetry.exporter import add_metrics_flag
+from bazaar.telemetry.logs import add_log_flags, configure_logging
 
 DEFAULT_LAKE = DEFAULT_DATA_DIR / "lake"
 
@@ -86,6 +89,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="name of the outbox source in the lake's positions (default 'outbox')",
     )
     p.add_argument("--quiet", action="store_true", help="only the final summary")
+    add_metrics_flag(p)
+    add_log_flags(p)
     from bazaar.cli.ingest_spark import add_spark_flags
 
     add_spark_flags(p)
@@ -129,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         fail(str(exc))
 
     stop = stop_on_signals()  # the batch in hand lands before ingest exits
+    configure_logging(args.log_format or "text", args.log_level or "warning")
     due = progress_due(args.quiet)
 
     def progress(summary: IngestSummary) -> None:
@@ -149,6 +155,8 @@ def run(args: argparse.Namespace) -> int:
         flush_seconds=args.flush_seconds,
         on_flush=progress,
     )
+    if args.metrics_port:
+        _export_metrics(args.metrics_port, ingest)
     try:
         summary = ingest.run(follow=args.follow, stop=stop)
     except BazaarError as exc:
@@ -185,3 +193,34 @@ def print_summary(summary: object, root: str) -> None:
     )
     if summary.positions:
         out.print(f"positions: {summary.positions}")
+
+
+def _export_metrics(address: str, ingest: Any) -> None:
+    from bazaar.telemetry.exporter import by, one, start_exporter
+
+    def read() -> dict[str, Any]:
+        summary = ingest.summary
+        return {
+            "bazaar_ingest_events_total": ("Events read since start", "counter",
+                                           one(summary.events)),
+            "bazaar_ingest_duplicates_total": ("Redelivered events skipped", "counter",
+                                               one(summary.duplicates)),
+            "bazaar_ingest_dead_letters_total": ("Events that failed to decode", "counter",
+                                                 one(summary.dead_letters)),
+            "bazaar_ingest_flushes_total": ("Lake commits (batches)", "counter",
+                                            one(summary.flushes)),
+            "bazaar_ingest_rows_total": ("Rows written, per lake table", "counter",
+                                         by("table", summary.rows)),
+            "bazaar_ingest_position": ("Last source position landed, per source", "gauge",
+                                       by("source", summary.positions)),
+            "bazaar_ingest_lag_events": ("Events the source holds beyond what landed", "gauge",
+                                         one(summary.lag)),
+            "bazaar_ingest_last_flush_seconds": ("Duration of the last lake commit", "gauge",
+                                                 one(summary.last_flush_seconds)),
+        }  # fmt: skip
+
+    try:
+        url = start_exporter(address, read)
+    except (OSError, ValueError) as exc:
+        fail(f"--metrics-port: {exc}")
+    console.print(f"metrics: {url}")

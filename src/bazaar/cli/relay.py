@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import threading
 import time
+from typing import Any
 
 from bazaar.cli.common import add_command, add_store_flags, console, fail, stop_on_signals
 from bazaar.config import Settings
 from bazaar.stream.kafka import DEFAULT_PARTITIONS, KafkaSettings
+from bazaar.telemetry.exporter import add_metrics_flag
+from bazaar.telemetry.logs import add_log_flags, configure_logging
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,6 +41,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="SECONDS",
         help="how often to print position, lag and rate (default 2)",
     )
+    add_metrics_flag(p)
+    add_log_flags(p)
     p.set_defaults(func=run)
 
 
@@ -98,6 +103,9 @@ def run(args: argparse.Namespace) -> int:
     except (BazaarError, ValueError) as exc:
         fail(str(exc))
     relay = OutboxRelay(store, kafka)
+    configure_logging(args.log_format or "text", args.log_level or "warning")
+    if args.metrics_port:
+        _export_metrics(args.metrics_port, relay)
     # Ctrl-C and SIGTERM both stop cleanly: the relay flushes and records its position.
     stop = stop_on_signals("stopping: flushing in-flight events ...")
     crashed: list[BaseException] = []
@@ -145,3 +153,29 @@ def run(args: argparse.Namespace) -> int:
     if crashed:
         fail(f"relay failed: {crashed[0]!r}", code=1)
     return 0
+
+
+def _export_metrics(address: str, relay: Any) -> None:
+    from bazaar.telemetry.exporter import by, one, start_exporter
+
+    def read() -> dict[str, Any]:
+        health = relay.health()
+        lag = health.get("lag")
+        return {
+            "bazaar_relay_position": ("Last outbox seq the broker confirmed", "gauge",
+                                      one(health["position"])),
+            "bazaar_relay_lag_events": ("Outbox entries not yet delivered", "gauge",
+                                        one(lag if isinstance(lag, int) else None)),
+            "bazaar_relay_delivered_total": ("Events delivered since start", "counter",
+                                             one(health["delivered"])),
+            "bazaar_relay_retries_total": ("Delivery retries since start", "counter",
+                                           one(health.get("retries", 0))),
+            "bazaar_relay_broker_up": ("1 while the broker answers", "gauge",
+                                       by("broker", {str(health["broker"]): 1})),
+        }  # fmt: skip
+
+    try:
+        url = start_exporter(address, read)
+    except (OSError, ValueError) as exc:
+        fail(f"--metrics-port: {exc}")
+    console.print(f"metrics: {url}")

@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from bazaar.cli.common import add_command, add_store_flags, console, fail
+from bazaar.cli.common import add_command, add_store_flags, fail
 from bazaar.cli.relay import add_kafka_flags, kafka_settings
 from bazaar.config import Settings, export_to_environ
 from bazaar.stream.kafka import KafkaSettings
@@ -82,8 +82,9 @@ def _serve(settings: Settings, *, banner: str | None, kafka: KafkaSettings | Non
     from bazaar.api.auth import auth_from_settings
     from bazaar.bootstrap import build_store
     from bazaar.domain.errors import BazaarError
-    from bazaar.telemetry.logs import configure_logging, uvicorn_log_config
+    from bazaar.telemetry.logs import announce, configure_logging, uvicorn_log_config
 
+    configure_logging(settings.log_format, settings.log_level)
     try:
         store = build_store(settings)  # opened here too, so a bad URL fails before binding
     except (BazaarError, ValueError) as exc:
@@ -93,10 +94,11 @@ def _serve(settings: Settings, *, banner: str | None, kafka: KafkaSettings | Non
     except (OSError, ValueError) as exc:
         fail(f"auth settings: {exc}")
     if not auth.enabled:
-        console.print(
+        announce(
             "[bold red]WARNING: no API key configured: anyone who can reach this port can"
             " create players and move any player's items and gold.[/] Configure keys with"
-            " --api-key-file PATH or BAZAAR_API_KEYS (see README, Offers and authentication)."
+            " --api-key-file PATH or BAZAAR_API_KEYS (see README, Offers and authentication).",
+            warning=True,
         )
     elif auth.keys is not None and auth.keys.path is not None and settings.workers <= 1:
         import signal
@@ -105,24 +107,23 @@ def _serve(settings: Settings, *, banner: str | None, kafka: KafkaSettings | Non
         signal.signal(signal.SIGHUP, lambda *_: keys.request_reload())
     warning = store.durability_warning()
     if warning is not None:
-        console.print(f"[bold yellow]warning:[/] {warning}")
-    configure_logging(settings.log_format, settings.log_level)
+        announce(f"[bold yellow]warning:[/] {warning}", warning=True)
     url = f"http://{settings.host}:{settings.port}"
-    console.print(banner or f"bazaar serving on [bold]{url}[/] (store {settings.store})")
-    console.print(f"  API docs: {url}/docs   OpenAPI: {url}/openapi.json   metrics: {url}/metrics")
+    announce(banner or f"bazaar serving on [bold]{url}[/] (store {settings.store})")
+    announce(f"  API docs: {url}/docs   OpenAPI: {url}/openapi.json   Ctrl-C stops")
+    announce(f"  Prometheus metrics: {url}/metrics")
     if settings.lake:
-        console.print(f"  live dashboard: {url}/dashboard   Ctrl-C stops")
-    if settings.lake:
+        announce(f"  live dashboard: {url}/dashboard")
         from bazaar.lake.follower import follow_store
 
         follow_store(settings.store, settings.lake, settings.catalog)
-        console.print(f"  lake: following the outbox into {settings.lake}")
+        announce(f"  lake: following the outbox into {settings.lake}")
     relay = None
     if kafka is not None:  # one relay per store: here, never in the workers
         from bazaar.stream.relay import BackgroundRelay, OutboxRelay
 
         relay = BackgroundRelay(OutboxRelay(build_store(settings), kafka)).start()
-        console.print(f"  kafka: relaying the outbox to {kafka.bootstrap} topic {kafka.topic}")
+        announce(f"  kafka: relaying the outbox to {kafka.bootstrap} topic {kafka.topic}")
     common = {
         "host": settings.host,
         "port": settings.port,
@@ -150,7 +151,7 @@ def _serve(settings: Settings, *, banner: str | None, kafka: KafkaSettings | Non
         try:  # workers spread their connections evenly (api/balance.py)
             table = create_table(settings.workers)
         except OSError as exc:
-            console.print(f"[bold yellow]warning:[/] workers not balanced: {exc}")
+            announce(f"[bold yellow]warning:[/] workers not balanced: {exc}", warning=True)
         else:
             os.environ[ENV_TABLE] = str(table)
             balance_table = table

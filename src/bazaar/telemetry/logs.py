@@ -19,6 +19,8 @@ from typing import Any
 import orjson
 
 LOG_FORMATS = ("text", "json")
+ANNOUNCE_LOGGER = "bazaar.announce"
+_json_console = False
 # The id of the request being answered, for every log line written meanwhile.
 request_id: ContextVar[str | None] = ContextVar("bazaar_request_id", default=None)
 
@@ -75,6 +77,24 @@ def configure_logging(log_format: str = "text", level: str = "info") -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    global _json_console
+    _json_console = log_format == "json"
+    # What a command announces (where it serves, what it follows) shows at any level.
+    logging.getLogger(ANNOUNCE_LOGGER).setLevel(logging.INFO)
+
+
+def announce(message: str, *, warning: bool = False) -> None:
+    """A command's banner line: to the console as it is, or, with --log-format json, as a
+    log event (markup dropped) so that every line on stderr parses."""
+    if not _json_console:
+        from bazaar.cli.common import console
+
+        console.print(message)
+        return
+    from rich.text import Text
+
+    text = Text.from_markup(message).plain.strip()
+    logging.getLogger(ANNOUNCE_LOGGER).log(logging.WARNING if warning else logging.INFO, text)
 
 
 def uvicorn_log_config(log_format: str, level: str) -> dict[str, Any]:
