@@ -72,6 +72,7 @@ def test_metrics_count_what_the_api_answered(client: TestClient) -> None:
     # Nothing follows this store into a lake: everything is lag, and it is seconds old.
     assert total(found, "bazaar_outbox_lag_events", consumer="lake") == 7
     assert total(found, "bazaar_lake_freshness_seconds") >= 0
+    assert total(found, "bazaar_store_errors_total") == 0
 
 
 def test_every_answer_carries_a_request_id(client: TestClient) -> None:

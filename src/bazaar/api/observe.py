@@ -53,6 +53,8 @@ class RequestObserver:
     def finish(self, scope: Scope, route: str, status: int, started: float) -> None:
         seconds = time.perf_counter() - started
         self.metrics.request(route, status, seconds)
+        if status >= 500:  # the server's failure, never the client's
+            self.metrics.store_error("store_unavailable" if status == 503 else "internal_error")
         if access_log.isEnabledFor(logging.INFO):
             access_log.info(
                 "%s %s %d",
