@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from rich.console import Console
 
@@ -86,3 +86,14 @@ def progress_due(quiet: bool) -> Callable[[], bool]:
         return True
 
     return due
+
+
+def export_metrics(address: str, read: Callable[[], Any]) -> None:
+    """`--metrics-port`: serve `read()`'s figures (telemetry/exporter.py), or exit saying why."""
+    from bazaar.telemetry.exporter import start_exporter
+
+    try:
+        url = start_exporter(address, read)
+    except (OSError, ValueError) as exc:
+        fail(f"--metrics-port: {exc}")
+    console.print(f"metrics: {url}")

@@ -8,7 +8,15 @@ from typing import Any
 
 from rich.table import Table
 
-from bazaar.cli.common import add_command, console, fail, out, progress_due, stop_on_signals
+from bazaar.cli.common import (
+    add_command,
+    console,
+    export_metrics,
+    fail,
+    out,
+    progress_due,
+    stop_on_signals,
+)
 from bazaar.config import DEFAULT_DATA_DIR, Settings
 from bazaar.telemetry.exporter import add_metrics_flag
 from bazaar.telemetry.logs import add_log_flags, configure_logging
@@ -196,7 +204,7 @@ def print_summary(summary: object, root: str) -> None:
 
 
 def _export_metrics(address: str, ingest: Any) -> None:
-    from bazaar.telemetry.exporter import by, one, start_exporter
+    from bazaar.telemetry.exporter import by, one
 
     def read() -> dict[str, Any]:
         summary = ingest.summary
@@ -219,8 +227,4 @@ def _export_metrics(address: str, ingest: Any) -> None:
                                                  one(summary.last_flush_seconds)),
         }  # fmt: skip
 
-    try:
-        url = start_exporter(address, read)
-    except (OSError, ValueError) as exc:
-        fail(f"--metrics-port: {exc}")
-    console.print(f"metrics: {url}")
+    export_metrics(address, read)

@@ -7,7 +7,14 @@ import threading
 import time
 from typing import Any
 
-from bazaar.cli.common import add_command, add_store_flags, console, fail, stop_on_signals
+from bazaar.cli.common import (
+    add_command,
+    add_store_flags,
+    console,
+    export_metrics,
+    fail,
+    stop_on_signals,
+)
 from bazaar.config import Settings
 from bazaar.stream.kafka import DEFAULT_PARTITIONS, KafkaSettings
 from bazaar.telemetry.exporter import add_metrics_flag
@@ -156,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _export_metrics(address: str, relay: Any) -> None:
-    from bazaar.telemetry.exporter import by, one, start_exporter
+    from bazaar.telemetry.exporter import by, one
 
     def read() -> dict[str, Any]:
         health = relay.health()
@@ -174,8 +181,4 @@ def _export_metrics(address: str, relay: Any) -> None:
                                        by("broker", {str(health["broker"]): 1})),
         }  # fmt: skip
 
-    try:
-        url = start_exporter(address, read)
-    except (OSError, ValueError) as exc:
-        fail(f"--metrics-port: {exc}")
-    console.print(f"metrics: {url}")
+    export_metrics(address, read)
