@@ -37,6 +37,13 @@ class Settings:
     api_key_file: str | None = None
     rate_limit: str = "50/s:100"
     server_rate_limit: str = "1000/s:2000"
+    # Failed authentications per client address, per worker (api/auth.py): RATE/s[:BURST].
+    auth_failure_limit: str = "5/s:20"
+    # Connection limits (api/limits.py): head size, head/body deadline, idle, per worker.
+    max_header_bytes: int = 16 * 1024
+    request_timeout: float = 10.0
+    keep_alive_timeout: float = 5.0
+    max_connections: int = 1000
 
     @staticmethod
     def from_environ(environ: Mapping[str, str] | None = None) -> Settings:
@@ -46,7 +53,8 @@ class Settings:
             raw = env.get(f"BAZAAR_{f.name.upper()}")
             if raw is None:
                 continue
-            values[f.name] = int(raw) if f.type == "int" else raw
+            parse = {"int": int, "float": float}.get(str(f.type), str)
+            values[f.name] = parse(raw)
         return Settings(**values)
 
     def override(self, **changes: Any) -> Settings:

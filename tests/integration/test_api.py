@@ -201,14 +201,15 @@ def test_malformed_players_are_422(
 @pytest.mark.parametrize(
     "path", ["/players/abc", "/players/0", "/players/-1", "/trades/1.5", f"/players/{2**70}"]
 )
-def test_bad_path_ids_are_422(client: TestClient, path: str) -> None:
+def test_bad_path_ids_answer_as_unknown_ids(client: TestClient, path: str) -> None:
     response = client.get(path)
-    assert response.status_code == 422 and response.json()["field"] in {"player_id", "trade_id"}
+    assert response.status_code == 404
+    assert response.json()["reason"] in {"unknown_player", "unknown_trade"}
 
 
 def test_oversized_body_is_413(client: TestClient) -> None:
     big = b'{"username": "' + b"a" * 70_000 + b'"}'
-    response = client.post("/players", content=big)
+    response = client.post("/players", content=big, headers={"content-type": "application/json"})
     assert response.status_code == 413 and response.json()["reason"] == "body_too_large"
 
 

@@ -24,7 +24,10 @@ def conn(store: Store) -> Iterator[socket.socket]:
 
 
 def _request(method: str, path: str, body: bytes = b"", extra: str = "") -> bytes:
-    head = f"{method} {path} HTTP/1.1\r\nHost: t\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
+    kind = "Content-Type: application/json\r\n" if body else ""
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: t\r\nContent-Length: {len(body)}\r\n{kind}{extra}\r\n"
+    )
     return head.encode() + body
 
 

@@ -61,7 +61,7 @@ def _trade(a: int, b: int) -> dict[str, Any]:
     }
 
 
-def test_writes_need_a_credential_reads_do_not(api: TestClient, store: Store) -> None:
+def test_writes_and_private_reads_need_a_credential(api: TestClient, store: Store) -> None:
     a, _ = _player(api)
     for path, body in [("/players", {}), ("/trades", _trade(a, a)), ("/offers", {})]:
         missing = api.post(path, json=body)
@@ -73,9 +73,11 @@ def test_writes_need_a_credential_reads_do_not(api: TestClient, store: Store) ->
         basic = api.post(path, json=body, headers={"Authorization": "Basic dXNlcjpwdw=="})
         assert basic.status_code == 401
     assert api.post("/offers/1/accept").status_code == 401
-    assert api.get(f"/players/{a}").status_code == 200
-    assert api.get(f"/offers?player_id={a}").status_code == 200
-    assert api.get(f"/players/{a}/history").status_code == 200
+    for path in (f"/players/{a}", f"/offers?player_id={a}", f"/players/{a}/history"):
+        assert api.get(path).status_code == 401
+        assert api.get(path, headers=SERVER).status_code == 200
+    for public in ("/catalog", "/health", "/openapi.json", "/docs"):
+        assert api.get(public).status_code == 200
     events = [e["event_type"] for e in outbox_events(store)]
     assert events == ["player_created"], "refused writes left no trace"
 
@@ -105,8 +107,17 @@ def test_a_player_token_acts_only_for_its_player(api: TestClient, store: Store) 
     assert api.post(f"/offers/{offer}/decline", headers=as_c).status_code == 403
     assert api.post(f"/offers/{offer}/cancel", headers=as_b).status_code == 403
     assert api.post(f"/offers/{offer}/cancel", headers=as_c).status_code == 403
-    assert api.get(f"/offers/{offer}").json()["status"] == "open"
+    assert api.get(f"/offers/{offer}", headers=SERVER).json()["status"] == "open"
     assert store.get_player(a).version == store.get_player(b).version == 1
+    # Reads are private: its own player, history and offers (made or received) only.
+    for own in (f"/players/{a}", f"/players/{a}/history", f"/offers?player_id={a}"):
+        assert api.get(own, headers=as_a).status_code == 200
+    assert api.get(f"/offers/{offer}", headers=as_a).status_code == 200  # made it
+    assert api.get(f"/offers/{offer}", headers=as_b).status_code == 200  # received it
+    for other in (f"/players/{b}", f"/players/{b}/history", f"/offers?player_id={b}"):
+        refused = api.get(other, headers=as_a)
+        assert refused.status_code == 403 and refused.json()["reason"] == "forbidden"
+    assert api.get(f"/offers/{offer}", headers=as_c).status_code == 403
 
     accepted = api.post(f"/offers/{offer}/accept", headers=as_b)
     assert accepted.status_code == 200 and accepted.json()["offer"]["status"] == "accepted"
@@ -157,11 +168,11 @@ def test_offer_errors_answer_with_reasons(api: TestClient) -> None:
         response = api.post("/offers", json=body, headers=as_a)
         assert (response.status_code, response.json()["reason"]) == (status, reason), body
     assert api.post("/offers/77/accept", headers=as_b).status_code == 404
-    assert api.get("/offers/77").status_code == 404
-    assert api.get("/offers?player_id=x").status_code == 422
-    assert api.get(f"/offers?player_id={a}&status=lost").status_code == 422
-    assert api.get(f"/players/{a}/history?cursor=nope").status_code == 422
-    assert api.get(f"/players/{a}/history?limit=0").status_code == 422
+    assert api.get("/offers/77", headers=SERVER).status_code == 404
+    assert api.get("/offers?player_id=x", headers=SERVER).status_code == 422
+    assert api.get(f"/offers?player_id={a}&status=lost", headers=SERVER).status_code == 422
+    assert api.get(f"/players/{a}/history?cursor=nope", headers=SERVER).status_code == 422
+    assert api.get(f"/players/{a}/history?limit=0", headers=SERVER).status_code == 422
     offer = _offer(api, as_a, b)
     assert api.post(f"/offers/{offer}/decline", headers=as_b).status_code == 200
     again = api.post(f"/offers/{offer}/accept", headers=as_b)

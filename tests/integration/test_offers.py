@@ -293,13 +293,16 @@ def test_over_http_16_accepts_one_wins_and_accept_racing_cancel_one_wins(
     accept = f"{url}/offers/{offer['offer_id']}/accept"
     codes = Counter(r.status_code for r in asyncio.run(race([(accept, as_b)] * 16)))
     assert codes == {200: 1, 409: 15}
-    assert httpx.get(f"{url}/players/{b['player_id']}").json()["items"][0]["quantity"] == 504
+    assert (
+        httpx.get(f"{url}/players/{b['player_id']}", headers=server).json()["items"][0]["quantity"]
+        == 504
+    )
 
     for _ in range(4):
         offer = httpx.post(f"{url}/offers", json=body, headers=as_a).json()
         base = f"{url}/offers/{offer['offer_id']}"
         responses = asyncio.run(race([(f"{base}/accept", as_b), (f"{base}/cancel", as_a)]))
         assert sorted(r.status_code for r in responses) == [200, 409]
-        final = httpx.get(base).json()["status"]
+        final = httpx.get(base, headers=server).json()["status"]
         winner = next(r for r in responses if r.status_code == 200).json()["offer"]["status"]
         assert final == winner in ("accepted", "cancelled")

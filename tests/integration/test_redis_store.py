@@ -254,7 +254,7 @@ def test_stopped_redis_gives_503_and_never_half_a_trade(
         gen = TradeGenerator(seed, view)
         with httpx.Client(base_url=api, timeout=30) as http:
             while not stop.is_set():
-                r = http.post("/trades", content=orjson.dumps(gen.next().to_document()))
+                r = http.post("/trades", json=gen.next().to_document())
                 with lock:
                     statuses[r.status_code] += 1
                     if resumed_at and time.monotonic() > resumed_at[0] + 0.5:

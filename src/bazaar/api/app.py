@@ -15,29 +15,25 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 
-from bazaar.api.auth import AuthPolicy, require_server
+from bazaar.api.auth import AuthPolicy, Caller, require_reader, require_server
 from bazaar.api.batching import TradeBatcher
-from bazaar.api.errors import (
-    REJECTED_TRADE_STATUS,
-    BodyTooLarge,
-    error_body,
-    from_validation_error,
-    status_for,
-)
+from bazaar.api.body import parse_json, read_body
+from bazaar.api.errors import REJECTED_TRADE_STATUS, error_body, from_validation_error, status_for
+from bazaar.api.limits import drops
 from bazaar.api.observe import ObservedApp, RequestObserver
 from bazaar.api.openapi import openapi_document
+from bazaar.api.params import path_id
 from bazaar.api.schemas import (
-    MAX_ID,
     PlayerIn,
     TradeIn,
     player_view,
     trade_record_view,
     trade_result_view,
 )
-from bazaar.domain.errors import BazaarError, InvalidRequest
+from bazaar.domain.errors import BazaarError, InvalidRequest, StoreUnavailable
 from bazaar.domain.model import NewPlayer, check_username, resolve_class
 from bazaar.domain.trading import Accepted
 from bazaar.store.base import Idempotency, Store
@@ -45,7 +41,6 @@ from bazaar.telemetry.metrics import ApiMetrics
 
 log = logging.getLogger("bazaar.api")
 
-MAX_BODY_BYTES = 64 * 1024
 MAX_IDEMPOTENCY_KEY = 255
 
 
@@ -75,34 +70,18 @@ class JSON(Response):
 def _error(error: BazaarError) -> JSON:
     status = status_for(error)
     headers = {}
+    body = error_body(error)
+    if isinstance(error, StoreUnavailable):
+        # The cause names hosts, ports and driver errors: the log's business, not a client's.
+        log.warning("store unavailable: %s", error.detail)
+        body["detail"] = f"store unavailable; retry after {error.retry_after} s"
     retry_after = getattr(error, "retry_after", None)
     if status in (429, 503) and retry_after is not None:
         headers["Retry-After"] = str(retry_after)
     challenge = getattr(error, "www_authenticate", None)
     if status == 401 and challenge is not None:
         headers["WWW-Authenticate"] = challenge
-    return JSON(error_body(error), status_code=status, headers=headers)
-
-
-async def _body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise BodyTooLarge(f"request body over {MAX_BODY_BYTES} bytes", field="body")
-    # Straight from the ASGI messages (Request.stream() is an async generator per request,
-    # a measurable share of POST /trades): usually the whole body is the first message.
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise BodyTooLarge(f"request body over {MAX_BODY_BYTES} bytes", field="body")
-        if not message.get("more_body", False):
-            return b"".join([*chunks, chunk]) if chunks else chunk
-        chunks.append(chunk)
+    return JSON(body, status_code=status, headers=headers)
 
 
 def _idempotency(request: Request, scope: str, parsed: BaseModel) -> Idempotency | None:
@@ -115,13 +94,6 @@ def _idempotency(request: Request, scope: str, parsed: BaseModel) -> Idempotency
             field="Idempotency-Key",
         )
     return Idempotency.for_request(scope, key, parsed.model_dump())
-
-
-def _path_id(request: Request, name: str) -> int:
-    raw = request.path_params[name]
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
-        raise InvalidRequest(f"{name} must be an integer from 1 to {MAX_ID}", field=name)
-    return int(raw)
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -138,6 +110,11 @@ def _guarded(handler: Handler) -> Handler:
             return JSON(body, status_code=status)
         except BazaarError as exc:
             return _error(exc)
+        except ClientDisconnect:
+            # The client hung up mid-body: nothing to answer and nothing went wrong here.
+            drops.client_disconnects += 1
+            log.debug("client left during %s %s", request.method, request.url.path)
+            return Response(status_code=400)  # never delivered
         except Exception:
             log.exception("unexpected error in %s %s", request.method, request.url.path)
             return JSON(
@@ -170,8 +147,8 @@ def create_app(
 
     async def create_player(request: Request) -> Response:
         require_server(policy.authenticate(request, store), "creating a player")
-        raw = await _body(request)
-        parsed = PlayerIn.model_validate_json(raw or b"{}")
+        raw = await read_body(request)
+        parsed = parse_json(PlayerIn, raw or b"{}")
         if parsed.username is not None:
             check_username(parsed.username)
         idem = _idempotency(request, "players", parsed)
@@ -186,13 +163,23 @@ def create_app(
             view["token"] = policy.issue_token(store, state.player_id)
         return JSON(view, status_code=201)
 
+    async def reader(request: Request) -> Caller:
+        """Who reads: anyone when auth is off; else a credential (a token is a store read,
+        kept off the event loop)."""
+        if not policy.enabled:
+            return policy.authenticate(request, store)
+        return await run_in_threadpool(policy.authenticate, request, store)
+
     async def get_player(request: Request) -> Response:
-        state = store.get_player(_path_id(request, "player_id"))
+        caller = await reader(request)
+        player_id = path_id(request, "player_id")
+        require_reader(caller, (player_id,), f"player {player_id}")
+        state = store.get_player(player_id)
         return JSON(player_view(catalog, state))
 
     async def create_trade(request: Request) -> Response:
         require_server(policy.authenticate(request, store), "a direct trade")
-        parsed = TradeIn.model_validate_json(await _body(request))
+        parsed = parse_json(TradeIn, await read_body(request))
         idem = _idempotency(request, "trades", parsed)
         outcome = await batcher.execute(parsed.to_domain(), idem)
         metrics.trade(outcome)
@@ -200,7 +187,11 @@ def create_app(
         return JSON(trade_result_view(catalog, outcome), status_code=status)
 
     async def get_trade(request: Request) -> Response:
-        outcome = store.get_trade(_path_id(request, "trade_id"))
+        caller = await reader(request)
+        trade_id = path_id(request, "trade_id")
+        outcome = store.get_trade(trade_id)
+        sides = (outcome.request.player_1.player_id, outcome.request.player_2.player_id)
+        require_reader(caller, sides, f"trade {trade_id}")
         return JSON(trade_record_view(outcome))
 
     async def get_catalog(request: Request) -> Response:
@@ -209,6 +200,7 @@ def create_app(
     async def health(request: Request) -> Response:
         store.ping()
         doc = {"status": "ok", "store": type(store).__name__, "outbox_head": store.outbox_head()}
+        doc["http_drops"] = drops.to_document()  # this worker's, since it started
         if health_provider is not None:  # may ask a broker: keep it off the event loop
             doc.update(await run_in_threadpool(health_provider))
         return JSON(doc)
@@ -219,7 +211,11 @@ def create_app(
     async def not_found(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         reason = {404: "no_such_route", 405: "method_not_allowed"}.get(exc.status_code, "http")
-        return JSON({"reason": reason, "detail": str(exc.detail)}, status_code=exc.status_code)
+        body = {"reason": reason, "detail": str(exc.detail)}
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request.scope["path"])
+        return JSON(body, status_code=exc.status_code, headers=headers)
 
     routes: list[BaseRoute] = [
         Route("/players", _guarded(create_player), methods=["POST"]),
@@ -233,8 +229,21 @@ def create_app(
     from bazaar.api.offers import offer_routes  # imports this module's helpers
     from bazaar.api.operator import operator_routes  # /metrics, /docs, /dashboard
 
-    routes += offer_routes(store, policy)
+    routes += offer_routes(store, policy, reader)
     routes += operator_routes(store, metrics, consumers=consumers, lake=lake)
+
+    def allowed_methods(path: str) -> str:
+        methods: set[str] = set()
+        for route in routes:
+            if not isinstance(route, Route):
+                continue
+            match, _ = route.matches(
+                {"type": "http", "path": path, "root_path": "", "method": "GET"}
+            )
+            if match is not Match.NONE and route.methods:
+                methods |= route.methods
+        return ", ".join(sorted(methods))
+
     app = Starlette(routes=routes, exception_handlers={HTTPException: not_found})
     app.state.store = store
     app.state.metrics = metrics
@@ -275,10 +284,13 @@ class TradeFastLane:
 def app_from_environment() -> TradeFastLane:
     """uvicorn's factory for `bazaar serve --workers N`: each worker opens its own store."""
     from bazaar.api.auth import auth_from_settings
+    from bazaar.api.limits import HttpLimits
+    from bazaar.api.limits import configure as configure_limits
     from bazaar.bootstrap import build_store
     from bazaar.config import Settings
 
     settings = Settings.from_environ()
+    configure_limits(HttpLimits.from_settings(settings))  # read by each new connection
     store = build_store(settings)
     auth = auth_from_settings(settings)
     observed: dict[str, Any] = {"consumers": pipeline_consumers(settings), "lake": settings.lake}

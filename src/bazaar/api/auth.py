@@ -17,8 +17,14 @@ keys (hashed on load). Editing the file rotates keys: it is re-read when its mti
 
 With no server key configured, auth is OFF: every request acts with server authority and
 `bazaar serve` warns loudly. With any key configured (even a file that is currently empty)
-every write needs a valid credential: 401 when missing or unknown, 403 when the credential
-may not act on what it names.
+every request except `/catalog`, `/health`, `/openapi.json` and `/docs` needs a valid
+credential: 401 when missing or unknown, 403 when the credential may not act on, or read,
+what it names. Reads are private: a player token reads its own player, its own history,
+the offers it made or received and the trades it took part in; a server key reads all.
+
+Failed authentications (a credential sent and refused) are limited per client address:
+past the budget the address gets 429 with Retry-After before its credential is even
+looked at, so guessing tokens costs the guesser time.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ HASH_PREFIX = "sha256:"
 MAX_CREDENTIAL = 512
 DEFAULT_PLAYER_RATE_LIMIT = RateLimit(50.0, 100)
 DEFAULT_SERVER_RATE_LIMIT = RateLimit(1000.0, 2000)
+DEFAULT_AUTH_FAILURE_LIMIT = RateLimit(5.0, 20)
 _RECHECK_SECONDS = 1.0
 
 
@@ -67,21 +74,39 @@ def new_api_key() -> tuple[str, str]:
     return key, HASH_PREFIX + hash_secret(key)
 
 
+def _key_line_hash(line: str) -> str:
+    if line.startswith(HASH_PREFIX):
+        digest = line[len(HASH_PREFIX) :].lower()
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ValueError(f"malformed key hash {line[:20]}...: expected sha256:<64 hex>")
+        return digest
+    if not line.isprintable() or any(c.isspace() for c in line):
+        raise ValueError("malformed key: a raw key is one word of printable characters")
+    return hash_secret(line)
+
+
 def parse_key_lines(lines: Iterable[str]) -> frozenset[str]:
-    """Hashes from key-file lines or BAZAAR_API_KEYS entries (blank and # lines skipped)."""
+    """Hashes from key-file lines or BAZAAR_API_KEYS entries (blank and # lines skipped);
+    ValueError on the first malformed line."""
+    hashes, problems = read_key_lines(lines)
+    if problems:
+        raise ValueError(problems[0])
+    return hashes
+
+
+def read_key_lines(lines: Iterable[str]) -> tuple[frozenset[str], list[str]]:
+    """The hashes of the well-formed lines, and what is wrong with each other line."""
     hashes: set[str] = set()
-    for raw in lines:
+    problems: list[str] = []
+    for number, raw in enumerate(lines, start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        if line.startswith(HASH_PREFIX):
-            digest = line[len(HASH_PREFIX) :].lower()
-            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-                raise ValueError(f"malformed key hash {line[:20]}...: expected sha256:<64 hex>")
-            hashes.add(digest)
-        else:
-            hashes.add(hash_secret(line))
-    return frozenset(hashes)
+        try:
+            hashes.add(_key_line_hash(line))
+        except ValueError as exc:
+            problems.append(f"line {number}: {exc}")
+    return frozenset(hashes), problems
 
 
 class ServerKeys:
@@ -91,7 +116,7 @@ class ServerKeys:
         self._inline = parse_key_lines(inline)
         self.path = Path(path) if path is not None else None
         self._from_file: frozenset[str] = frozenset()
-        self._mtime: float | None = None
+        self._mtime: tuple[int, int, int] | None = None
         self._checked = 0.0
         self._reload_requested = False
         self._lock = threading.Lock()
@@ -106,11 +131,21 @@ class ServerKeys:
         """For a SIGHUP handler: re-read the file on the next check."""
         self._reload_requested = True
 
-    def _load_file(self) -> None:
+    def _signature(self) -> tuple[int, int, int]:
         assert self.path is not None
-        stat = self.path.stat()
-        self._from_file = parse_key_lines(self.path.read_text().splitlines())
-        self._mtime = stat.st_mtime_ns
+        st = os.stat(self.path)
+        return st.st_mtime_ns, st.st_size, st.st_ino
+
+    def _load_file(self, *, strict: bool = True) -> None:
+        assert self.path is not None
+        signature = self._signature()
+        hashes, problems = read_key_lines(self.path.read_text().splitlines())
+        if problems and strict:
+            raise ValueError(f"{self.path}: {problems[0]}")
+        for problem in problems:
+            log.error("server key file %s %s: line ignored", self.path, problem)
+        self._from_file = hashes
+        self._mtime = signature
 
     def _refresh(self) -> None:
         if self.path is None:
@@ -122,15 +157,23 @@ class ServerKeys:
             self._checked = now
             forced, self._reload_requested = self._reload_requested, False
             try:
-                if forced or os.stat(self.path).st_mtime_ns != self._mtime:
-                    self._load_file()
+                if forced or self._signature() != self._mtime:
+                    self._load_file(strict=False)
                     log.warning(
                         "reloaded %d server key(s) from %s", len(self._from_file), self.path
                     )
-            except (OSError, ValueError) as exc:
-                # Keep serving with the keys we had: a half-written file must not lock
-                # every game server out (nor let anyone in).
-                log.error("cannot reload server keys from %s: %s", self.path, exc)
+            except (OSError, UnicodeDecodeError) as exc:
+                # Fail closed: keys that cannot be read now cannot be proven still valid
+                # (the file may have been deleted to revoke them).
+                if self._from_file or self._mtime is not None:
+                    log.error(
+                        "cannot read server keys from %s (%s): NO server key from it is"
+                        " valid until it is readable again",
+                        self.path,
+                        exc,
+                    )
+                self._from_file = frozenset()
+                self._mtime = None
 
     def knows(self, secret_hash: str) -> bool:
         self._refresh()
@@ -165,10 +208,12 @@ class AuthPolicy:
         *,
         player_limit: RateLimit | None = DEFAULT_PLAYER_RATE_LIMIT,
         server_limit: RateLimit | None = DEFAULT_SERVER_RATE_LIMIT,
+        failure_limit: RateLimit | None = DEFAULT_AUTH_FAILURE_LIMIT,
     ) -> None:
         self.keys = keys
         self._players = RateLimiter(player_limit) if player_limit else None
         self._servers = RateLimiter(server_limit) if server_limit else None
+        self._failures = RateLimiter(failure_limit) if failure_limit else None
 
     @property
     def enabled(self) -> bool:
@@ -183,9 +228,12 @@ class AuthPolicy:
         header = request.headers.get("authorization")
         if header is None:
             raise Unauthenticated("this server requires Authorization: Bearer <key or token>")
+        address = request.client.host if request.client is not None else "-"
+        self._check_failures(address)
         scheme, _, secret = header.partition(" ")
         secret = secret.strip()
         if scheme.lower() != "bearer" or not secret or len(secret) > MAX_CREDENTIAL:
+            self._failed(address)
             raise Unauthenticated("expected Authorization: Bearer <key or token>")
         digest = hash_secret(secret)
         if self.keys.knows(digest):
@@ -194,10 +242,25 @@ class AuthPolicy:
             return caller
         player_id = store.player_for_token(digest)
         if player_id is None:
+            self._failed(address)
             raise Unauthenticated("unknown or revoked credential", invalid_token=True)
         caller = Caller(Actor(player_id), f"player:{player_id}")
         self._charge(self._players, caller)
         return caller
+
+    def _check_failures(self, address: str) -> None:
+        if self._failures is None:
+            return
+        wait = self._failures.wait(address)
+        if wait > 0:
+            raise RateLimited(
+                "too many failed authentications from this address",
+                retry_after=retry_after_seconds(wait),
+            )
+
+    def _failed(self, address: str) -> None:
+        if self._failures is not None:
+            self._failures.take(address)
 
     def _charge(self, limiter: RateLimiter | None, caller: Caller) -> None:
         if limiter is None or caller.bucket is None:
@@ -229,6 +292,14 @@ def require_player(caller: Caller, player_id: int, what: str) -> None:
         )
 
 
+def require_reader(caller: Caller, player_ids: Iterable[int], what: str) -> None:
+    """A read of data belonging to `player_ids`: a server key reads anything, a player
+    token only what its player is one of."""
+    own = caller.actor.player_id
+    if own is not None and own not in player_ids:
+        raise Forbidden(f"this token reads player {own}'s data only; {what} is not theirs")
+
+
 def auth_from_settings(settings: Settings) -> AuthPolicy:
     """The policy `bazaar serve` configured (ValueError for a malformed key or limit)."""
     inline = (settings.api_keys or "").replace(",", "\n").splitlines()
@@ -239,4 +310,5 @@ def auth_from_settings(settings: Settings) -> AuthPolicy:
         keys,
         player_limit=RateLimit.parse(settings.rate_limit),
         server_limit=RateLimit.parse(settings.server_rate_limit),
+        failure_limit=RateLimit.parse(settings.auth_failure_limit),
     )

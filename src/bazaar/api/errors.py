@@ -41,7 +41,20 @@ class BodyTooLarge(InvalidRequest):
     reason = "body_too_large"
 
 
+class UnsupportedMediaType(InvalidRequest):
+    """A body that does not say Content-Type: application/json (api/body.py)."""
+
+    reason = "unsupported_media_type"
+
+
+class DuplicateKey(InvalidRequest):
+    """A JSON object naming one key twice (api/body.py): stays 422."""
+
+    reason = "duplicate_key"
+
+
 STATUS_BY_ERROR[BodyTooLarge] = 413
+STATUS_BY_ERROR[UnsupportedMediaType] = 415
 
 
 def status_for(error: BazaarError) -> int:

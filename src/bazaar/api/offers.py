@@ -7,6 +7,7 @@ store's own atomic step decides every race).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,8 +17,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bazaar.api.app import JSON, _body, _guarded, _path_id
-from bazaar.api.auth import AuthPolicy, require_player, require_server
+from bazaar.api.app import JSON, _guarded
+from bazaar.api.auth import AuthPolicy, Caller, require_player, require_reader, require_server
+from bazaar.api.body import parse_json, read_body
+from bazaar.api.params import path_id, query_int
 from bazaar.api.schemas import MAX_GOLD, MAX_ID, MAX_LINES, ItemLineIn, trade_record_view
 from bazaar.domain.catalog import Catalog
 from bazaar.domain.clock import format_instant
@@ -101,17 +104,6 @@ def offer_view(catalog: Catalog, offer: Offer) -> dict[str, Any]:
     return view
 
 
-def _query_int(request: Request, name: str, default: int | None, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        if default is None:
-            raise InvalidRequest(f"query parameter {name} is required", field=name)
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise InvalidRequest(f"{name} must be an integer from {low} to {high}", field=name)
-    return int(raw)
-
-
 def _entry_view(catalog: Catalog, entry: HistoryEntry, now: str) -> dict[str, Any]:
     if entry.trade is not None:
         return {"kind": "trade", "at": entry.at, "trade": trade_record_view(entry.trade)}
@@ -119,12 +111,15 @@ def _entry_view(catalog: Catalog, entry: HistoryEntry, now: str) -> dict[str, An
     return {"kind": "offer", "at": entry.at, "offer": offer_view(catalog, entry.offer.seen_at(now))}
 
 
-def offer_routes(store: Store, auth: AuthPolicy) -> list[Route]:
+def offer_routes(
+    store: Store, auth: AuthPolicy, reader: Callable[[Request], Awaitable[Caller]]
+) -> list[Route]:
+    """`reader` authenticates a read (app.py): anyone when auth is off."""
     catalog = store.catalog
 
     async def create_offer(request: Request) -> Response:
         caller = await run_in_threadpool(auth.authenticate, request, store)
-        parsed = OfferIn.model_validate_json(await _body(request))
+        parsed = parse_json(OfferIn, await read_body(request))
         creator = parsed.from_player_id
         if creator is None:
             creator = caller.actor.player_id
@@ -142,8 +137,10 @@ def offer_routes(store: Store, auth: AuthPolicy) -> list[Route]:
         return JSON(offer_view(catalog, offer), status_code=201)
 
     async def list_offers(request: Request) -> Response:
-        player_id = _query_int(request, "player_id", None, 1, MAX_ID)
-        limit = _query_int(request, "limit", 100, 1, MAX_PAGE)
+        caller = await reader(request)
+        player_id = query_int(request, "player_id", None, 1, MAX_ID)
+        limit = query_int(request, "limit", 100, 1, MAX_PAGE)
+        require_reader(caller, (player_id,), f"player {player_id}'s offers")
         raw_status = request.query_params.get("status")
         status = None
         if raw_status is not None:
@@ -157,12 +154,16 @@ def offer_routes(store: Store, auth: AuthPolicy) -> list[Route]:
         return JSON({"offers": [offer_view(catalog, o.seen_at(now)) for o in offers]})
 
     async def get_offer(request: Request) -> Response:
-        offer = await run_in_threadpool(store.get_offer, _path_id(request, "offer_id"))
+        caller = await reader(request)
+        offer_id = path_id(request, "offer_id")
+        offer = await run_in_threadpool(store.get_offer, offer_id)
+        parties = (offer.from_player_id, offer.to_player_id)
+        require_reader(caller, parties, f"offer {offer_id}")
         return JSON(offer_view(catalog, offer.seen_at(_now())))
 
     def acting(action: OfferAction) -> Any:
         async def act(request: Request) -> Response:
-            offer_id = _path_id(request, "offer_id")
+            offer_id = path_id(request, "offer_id")
             caller = await run_in_threadpool(auth.authenticate, request, store)
             result = await run_in_threadpool(store.act_on_offer, offer_id, action, caller.actor)
             request.app.state.metrics.offer_result(result)
@@ -181,7 +182,7 @@ def offer_routes(store: Store, auth: AuthPolicy) -> list[Route]:
         return act
 
     async def issue_token(request: Request) -> Response:
-        player_id = _path_id(request, "player_id")
+        player_id = path_id(request, "player_id")
         caller = await run_in_threadpool(auth.authenticate, request, store)
         if not auth.enabled:
             # A token minted while the server is open would become a working credential
@@ -194,9 +195,18 @@ def offer_routes(store: Store, auth: AuthPolicy) -> list[Route]:
         token = await run_in_threadpool(auth.issue_token, store, player_id)
         return JSON({"player_id": player_id, "token": token}, status_code=201)
 
+    async def revoke_tokens(request: Request) -> Response:
+        player_id = path_id(request, "player_id")
+        caller = await run_in_threadpool(auth.authenticate, request, store)
+        require_player(caller, player_id, "the player whose tokens are revoked")
+        await run_in_threadpool(store.revoke_player_tokens, player_id)
+        return Response(status_code=204)
+
     async def history(request: Request) -> Response:
-        player_id = _path_id(request, "player_id")
-        limit = _query_int(request, "limit", DEFAULT_HISTORY_PAGE, 1, MAX_PAGE)
+        caller = await reader(request)
+        player_id = path_id(request, "player_id")
+        limit = query_int(request, "limit", DEFAULT_HISTORY_PAGE, 1, MAX_PAGE)
+        require_reader(caller, (player_id,), f"player {player_id}'s history")
         cursor = request.query_params.get("cursor")
         page = await run_in_threadpool(store.player_history, player_id, limit, cursor)
         now = _now()
@@ -218,5 +228,6 @@ def offer_routes(store: Store, auth: AuthPolicy) -> list[Route]:
         ),
         Route("/offers/{offer_id}/cancel", _guarded(acting(OfferAction.CANCEL)), methods=["POST"]),
         Route("/players/{player_id}/tokens", _guarded(issue_token), methods=["POST"]),
+        Route("/players/{player_id}/tokens", _guarded(revoke_tokens), methods=["DELETE"]),
         Route("/players/{player_id}/history", _guarded(history), methods=["GET"]),
     ]

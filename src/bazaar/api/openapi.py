@@ -8,7 +8,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from bazaar import __version__
-from bazaar.api.schemas import PlayerIn, TradeIn
+from bazaar.api.schemas import MAX_ID, PlayerIn, TradeIn
 
 _ERROR = {
     "type": "object",
@@ -69,18 +69,29 @@ def _json(ref: str) -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}
 
 
+_ERROR_TEXT = {
+    401: "no valid credential while the server has keys configured (see WWW-Authenticate)",
+    403: "the credential may not act on, or read, this player, trade or offer",
+    404: "unknown id (an id that is not 1 to 2^63-1 in ASCII digits is unknown too)",
+    408: "the request head, or its body, did not arrive within the request timeout",
+    409: "offer not open (accepted, declined, cancelled, expired or failed)",
+    413: "body over 64 KiB",
+    415: "a body that is not Content-Type: application/json",
+    422: "malformed input (reason and field say what; duplicate_key for a key sent twice)",
+    429: "rate limit for this credential, or too many failed authentications from this"
+    " address: retry after Retry-After seconds",
+    431: "request line and headers over the server's limit (16 KiB by default)",
+    503: "store unavailable, or this worker at its connection limit: retry after"
+    " Retry-After seconds",
+}
+# Any request may meet the HTTP layer's limits (api/limits.py) before the app sees it.
+_EVERY_OPERATION = (408, 431, 503)
+# Any request may need a credential (when the server has keys) and spend a rate limit.
+_AUTHENTICATED = (401, 429)
+
+
 def _errors(*codes: int) -> dict[str, Any]:
-    text = {
-        401: "write without a valid credential (see WWW-Authenticate)",
-        403: "the credential may not act on this player or offer",
-        404: "unknown id",
-        409: "offer not open (accepted, declined, cancelled, expired or failed)",
-        429: "rate limit for this credential, retry after Retry-After seconds",
-        413: "body over 64 KB",
-        422: "malformed input",
-        503: "store unavailable, retry after Retry-After seconds",
-    }
-    return {str(c): {"description": text[c], "content": _json("Error")} for c in codes}
+    return {str(c): {"description": _ERROR_TEXT[c], "content": _json("Error")} for c in codes}
 
 
 _IDEMPOTENCY = {
@@ -92,13 +103,11 @@ _IDEMPOTENCY = {
 }
 
 
+_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+
+
 def _id_param(name: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "schema": {"type": "integer", "minimum": 1},
-    }
+    return {"name": name, "in": "path", "required": True, "schema": _ID}
 
 
 _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]  # enforced when keys are configured
@@ -127,24 +136,26 @@ def _offer_paths() -> dict[str, Any]:
                 "requestBody": {"required": True, "content": _json("OfferIn")},
                 "responses": {
                     "201": {"description": "the open offer"},
-                    **_errors(401, 403, 404, 413, 422, 429, 503),
+                    **_errors(403, 404, 422),
                 },
             },
             "get": {
                 "summary": "Offers made by or to a player, newest first",
                 "parameters": [
-                    _query("player_id", {"type": "integer", "minimum": 1}, required=True),
+                    _query("player_id", _ID, required=True),
                     _query("status", {"enum": _STATUSES}),
                     _LIMIT,
                 ],
-                "responses": {"200": {"description": "offers"}, **_errors(404, 422, 503)},
+                "security": _BEARER,
+                "responses": {"200": {"description": "offers"}, **_errors(403, 404, 422)},
             },
         },
         "/offers/{offer_id}": {
             "get": {
                 "summary": "One offer (an open offer past its expiry reads as expired)",
                 "parameters": [offer_id],
-                "responses": {"200": {"description": "the offer"}, **_errors(404, 422, 503)},
+                "security": _BEARER,
+                "responses": {"200": {"description": "the offer"}, **_errors(403, 404)},
             }
         },
         "/players/{player_id}/tokens": {
@@ -154,9 +165,18 @@ def _offer_paths() -> dict[str, Any]:
                 "security": _BEARER,
                 "responses": {
                     "201": {"description": "player_id and token"},
-                    **_errors(401, 403, 404, 422, 429, 503),
+                    **_errors(403, 404, 422),
                 },
-            }
+            },
+            "delete": {
+                "summary": "Revoke every token of the player (server key, or its own token)",
+                "parameters": [_id_param("player_id")],
+                "security": _BEARER,
+                "responses": {
+                    "204": {"description": "revoked: each of its tokens now answers 401"},
+                    **_errors(403, 404),
+                },
+            },
         },
         "/players/{player_id}/history": {
             "get": {
@@ -166,7 +186,8 @@ def _offer_paths() -> dict[str, Any]:
                     _LIMIT,
                     _query("cursor", {"type": "string", "description": "a page's next_cursor"}),
                 ],
-                "responses": {"200": {"description": "a page"}, **_errors(404, 422, 503)},
+                "security": _BEARER,
+                "responses": {"200": {"description": "a page"}, **_errors(403, 404, 422)},
             }
         },
     }
@@ -177,10 +198,27 @@ def _offer_paths() -> dict[str, Any]:
                 "summary": f"{verb.capitalize()} an open offer (its {who}, or a server key)",
                 "responses": {
                     **act["responses"],
-                    **_errors(401, 403, 404, 409, 422, 429, 503),
+                    **_errors(403, 404, 409),
                 },
             }
         }
+    return paths
+
+
+def _complete(paths: dict[str, Any]) -> dict[str, Any]:
+    """Add the answers every operation of a kind can give: the HTTP layer's to all, auth's
+    to those with a credential, the body rules' to those with a body."""
+    for operations in paths.values():
+        for operation in operations.values():
+            codes = list(_EVERY_OPERATION)
+            if "security" in operation:
+                codes += _AUTHENTICATED
+            if "requestBody" in operation:
+                codes += (413, 415, 422)
+            responses = operation["responses"]
+            for code, answer in _errors(*codes).items():
+                responses.setdefault(code, answer)
+            operation["responses"] = dict(sorted(responses.items()))
     return paths
 
 
@@ -201,66 +239,70 @@ def openapi_document() -> dict[str, Any]:
             "version": __version__,
             "description": "Trade engine for an online fantasy game. Every change is an event.",
         },
-        "paths": {
-            "/players": {
-                "post": {
-                    "summary": "Create a player (class drawn by weight when absent or 'random')",
-                    "parameters": [_IDEMPOTENCY],
-                    "security": _BEARER,
-                    "requestBody": {"content": _json("PlayerIn")},
-                    "responses": {
-                        "201": {"description": "created", "content": _json("Player")},
-                        **_errors(413, 422, 503),
-                    },
-                }
-            },
-            "/players/{player_id}": {
-                "get": {
-                    "summary": "A player's current state",
-                    "parameters": [_id_param("player_id")],
-                    "responses": {
-                        "200": {"description": "the player", "content": _json("Player")},
-                        **_errors(404, 422, 503),
-                    },
-                }
-            },
-            "/trades": {
-                "post": {
-                    "summary": "Execute a two-sided trade atomically",
-                    "parameters": [_IDEMPOTENCY],
-                    "security": _BEARER,
-                    "requestBody": {"required": True, "content": _json("TradeIn")},
-                    "responses": {
-                        "200": {"description": "accepted", "content": _json("TradeResult")},
-                        "409": {
-                            "description": "rejected by a game rule (recorded)",
-                            "content": _json("TradeResult"),
+        "paths": _complete(
+            {
+                "/players": {
+                    "post": {
+                        "summary": "Create a player (class drawn by weight when absent or random)",
+                        "parameters": [_IDEMPOTENCY],
+                        "security": _BEARER,
+                        "requestBody": {"content": _json("PlayerIn")},
+                        "responses": {
+                            "201": {"description": "created", "content": _json("Player")},
+                            **_errors(403, 422),
                         },
-                        **_errors(404, 413, 422, 503),
-                    },
-                }
-            },
-            "/trades/{trade_id}": {
-                "get": {
-                    "summary": "A recorded trade, accepted or rejected",
-                    "parameters": [_id_param("trade_id")],
-                    "responses": {"200": {"description": "the trade"}, **_errors(404, 422, 503)},
-                }
-            },
-            "/catalog": {
-                "get": {
-                    "summary": "Items and player classes",
-                    "responses": {"200": {"description": "the catalog"}},
-                }
-            },
-            "/health": {
-                "get": {
-                    "summary": "Liveness and store reachability",
-                    "responses": {"200": {"description": "ok"}, **_errors(503)},
-                }
-            },
-            **_offer_paths(),
-        },
+                    }
+                },
+                "/players/{player_id}": {
+                    "get": {
+                        "summary": "A player's current state",
+                        "parameters": [_id_param("player_id")],
+                        "security": _BEARER,
+                        "responses": {
+                            "200": {"description": "the player", "content": _json("Player")},
+                            **_errors(403, 404),
+                        },
+                    }
+                },
+                "/trades": {
+                    "post": {
+                        "summary": "Execute a two-sided trade atomically",
+                        "parameters": [_IDEMPOTENCY],
+                        "security": _BEARER,
+                        "requestBody": {"required": True, "content": _json("TradeIn")},
+                        "responses": {
+                            "200": {"description": "accepted", "content": _json("TradeResult")},
+                            "409": {
+                                "description": "rejected by a game rule (recorded)",
+                                "content": _json("TradeResult"),
+                            },
+                            **_errors(403, 404, 422),
+                        },
+                    }
+                },
+                "/trades/{trade_id}": {
+                    "get": {
+                        "summary": "A recorded trade, accepted or rejected",
+                        "parameters": [_id_param("trade_id")],
+                        "security": _BEARER,
+                        "responses": {"200": {"description": "the trade"}, **_errors(403, 404)},
+                    }
+                },
+                "/catalog": {
+                    "get": {
+                        "summary": "Items and player classes",
+                        "responses": {"200": {"description": "the catalog"}},
+                    }
+                },
+                "/health": {
+                    "get": {
+                        "summary": "Liveness and store reachability",
+                        "responses": {"200": {"description": "ok"}},
+                    }
+                },
+                **_offer_paths(),
+            }
+        ),
         "components": {
             "schemas": schemas,
             "securitySchemes": {

@@ -77,6 +77,16 @@ class RateLimiter:
             self._buckets[key] = (tokens, now)
             return (1.0 - tokens) / rate
 
+    def wait(self, key: str) -> float:
+        """Seconds until `key` could spend one request (0.0: now), without spending."""
+        rate, burst = self.limit.rate, float(self.limit.burst)
+        with self._lock:
+            held = self._buckets.get(key)
+            if held is None:
+                return 0.0
+            tokens = min(burst, held[0] + (self._clock() - held[1]) * rate)
+            return 0.0 if tokens >= 1.0 else (1.0 - tokens) / rate
+
     def _forget_full(self, now: float) -> None:
         rate, burst = self.limit.rate, self.limit.burst
         full = [k for k, (t, at) in self._buckets.items() if t + (now - at) * rate >= burst]

@@ -45,6 +45,39 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="RATE",
         help="per server key, per worker: RATE/s[:BURST] or off (default 1000/s:2000)",
     )
+    p.add_argument(
+        "--auth-failure-limit",
+        metavar="RATE",
+        help="failed authentications per client address, per worker, before 429:"
+        " RATE/s[:BURST] or off (default 5/s:20)",
+    )
+    limits = p.add_argument_group(
+        "connection limits", "slow, idle or oversized clients are dropped (docs/OPERATIONS.md)"
+    )
+    limits.add_argument(
+        "--max-header-bytes",
+        type=int,
+        metavar="N",
+        help="request line + headers larger than this answer 431 and close (default 16384)",
+    )
+    limits.add_argument(
+        "--request-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="a request head, and then its body, must each arrive within this (default 10)",
+    )
+    limits.add_argument(
+        "--keep-alive-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="close a connection idle this long, new or between requests (default 5)",
+    )
+    limits.add_argument(
+        "--max-connections",
+        type=int,
+        metavar="N",
+        help="open connections per worker; more are answered 503 and closed (default 1000)",
+    )
     p.set_defaults(func=run)
 
 
@@ -63,6 +96,11 @@ def run(args: argparse.Namespace) -> int:
         api_key_file=args.api_key_file,
         rate_limit=args.rate_limit,
         server_rate_limit=args.server_rate_limit,
+        auth_failure_limit=args.auth_failure_limit,
+        max_header_bytes=args.max_header_bytes,
+        request_timeout=args.request_timeout,
+        keep_alive_timeout=args.keep_alive_timeout,
+        max_connections=args.max_connections,
     )
     serve(settings, kafka=kafka_settings(args, settings))
     return 0
@@ -80,6 +118,8 @@ def _serve(settings: Settings, *, banner: str | None, kafka: KafkaSettings | Non
 
     from bazaar.api.app import create_app, pipeline_consumers
     from bazaar.api.auth import auth_from_settings
+    from bazaar.api.limits import HttpLimits
+    from bazaar.api.limits import configure as configure_limits
     from bazaar.bootstrap import build_store
     from bazaar.domain.errors import BazaarError
     from bazaar.telemetry.logs import announce, configure_logging, uvicorn_log_config
@@ -93,6 +133,10 @@ def _serve(settings: Settings, *, banner: str | None, kafka: KafkaSettings | Non
         auth = auth_from_settings(settings)  # a bad key file or limit fails before binding
     except (OSError, ValueError) as exc:
         fail(f"auth settings: {exc}")
+    try:
+        configure_limits(HttpLimits.from_settings(settings))
+    except ValueError as exc:
+        fail(f"connection limits: {exc}")
     if not auth.enabled:
         announce(
             "[bold red]WARNING: no API key configured: anyone who can reach this port can"
@@ -133,6 +177,7 @@ def _serve(settings: Settings, *, banner: str | None, kafka: KafkaSettings | Non
         "loop": "uvloop",
         "http": "bazaar.api.http:OneWriteHttpToolsProtocol",  # httptools, one write per answer
         "backlog": 4096,
+        "timeout_keep_alive": settings.keep_alive_timeout,
         "server_header": False,  # no "server: uvicorn" in every answer: nothing reads it
     }
     balance_table: Path | None = None  # the workers' table, removed when serving ends

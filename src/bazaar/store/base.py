@@ -208,6 +208,11 @@ class Store(ABC):
     def player_for_token(self, token_hash: str) -> int | None:
         raise NotImplementedError(f"{type(self).__name__} does not support player tokens")
 
+    def revoke_player_tokens(self, player_id: int) -> int:
+        """Forget every token of the player (how many there were); every later lookup of
+        one answers None, from any process. Raises UnknownPlayer."""
+        raise NotImplementedError(f"{type(self).__name__} does not support player tokens")
+
     def player_history(
         self, player_id: int, limit: int = 50, before: str | None = None
     ) -> HistoryPage:

@@ -67,6 +67,7 @@ from bazaar.store.base import (
 )
 from bazaar.store.redis_offers import RedisOffers
 from bazaar.store.redis_scripts import create_player_script, trade_script
+from bazaar.store.redis_tokens import RedisTokens
 from bazaar.store.redis_wire import ScriptCaller
 
 PREFIX = "{bazaar}:"
@@ -106,7 +107,7 @@ def _state(player_id: int, raw: dict[bytes, bytes]) -> PlayerState:
     )
 
 
-class RedisStore(RedisOffers, Store):
+class RedisStore(RedisOffers, RedisTokens, Store):
     batches_in_flight = 2  # overlap this process's work with the script (api/batching.py)
 
     def __init__(self, client: redis.Redis, catalog: Catalog, *, prefix: str = PREFIX) -> None:

@@ -21,7 +21,8 @@ Keys (besides the store's):
     {bazaar}:history:<player>   zset   "o:<offer id>" / "t:<trade id>", score: the instant
                                        (microseconds since the epoch; unique per store)
     {bazaar}:history:indexed    string last trade id copied into the history sets
-    {bazaar}:tokens             hash   sha256(token) -> player id
+
+Player tokens: store/redis_tokens.py.
 
 Trades reach the history sets lazily (at the next history read, from the trades hash), so
 the trade script stays untouched and the trade hot path pays nothing for history.
@@ -341,21 +342,6 @@ class RedisOffers:
         doc = _body_text(after.to_document())
         head: list[str | int] = [OfferStatus.OPEN.value, "", "", "0", after.status.value, doc, ""]
         return self._run_step(offer.offer_id, head, step)
-
-    # -- player tokens -------------------------------------------------------------------
-
-    def add_player_token(self, player_id: int, token_hash: str) -> None:
-        self.get_player(player_id)
-        self._call(
-            "add_player_token",
-            lambda: self.client.hset(self._key("tokens"), token_hash, player_id),
-        )
-
-    def player_for_token(self, token_hash: str) -> int | None:
-        raw = self._call(
-            "player_for_token", lambda: self.client.hget(self._key("tokens"), token_hash)
-        )
-        return int(raw) if raw is not None else None
 
     # -- history -------------------------------------------------------------------------
 

@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS player_tokens (
     player_id  INTEGER NOT NULL,
     issued_at  REAL NOT NULL
 );
+CREATE INDEX IF NOT EXISTS player_tokens_by_player ON player_tokens (player_id);
 CREATE TABLE IF NOT EXISTS player_history (
     player_id INTEGER NOT NULL,
     at        TEXT NOT NULL,
@@ -206,6 +207,13 @@ class SQLiteOffers:
     def player_for_token(self, token_hash: str) -> int | None:
         rows = self._read("SELECT player_id FROM player_tokens WHERE token_hash = ?", (token_hash,))
         return int(rows[0][0]) if rows else None
+
+    def revoke_player_tokens(self, player_id: int) -> int:
+        with self._write() as db:
+            self._load(db, player_id)
+            return db.execute(
+                "DELETE FROM player_tokens WHERE player_id = ?", (player_id,)
+            ).rowcount
 
     # -- history -------------------------------------------------------------------------
 
