@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 
@@ -22,7 +23,9 @@ def running_server(
     workers: int = 1,
     extra: list[str] | None = None,
     env: dict[str, str] | None = None,
+    log: Path | None = None,
 ) -> Iterator[str]:
+    """`log`: where the server's output goes (else a pipe nobody reads: keep it short)."""
     port = free_port()
     cmd = [
         sys.executable,
@@ -37,10 +40,11 @@ def running_server(
         str(workers),
         *(extra or []),
     ]
+    sink = log.open("wb") if log is not None else subprocess.PIPE
     proc = subprocess.Popen(
         cmd,
         env={**os.environ, **(env or {})},
-        stdout=subprocess.PIPE,
+        stdout=sink,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
@@ -49,7 +53,7 @@ def running_server(
         deadline = time.monotonic() + 30
         while True:
             if proc.poll() is not None:
-                out = proc.stdout.read().decode() if proc.stdout else ""
+                out = proc.stdout.read().decode() if proc.stdout else log.read_text()  # type: ignore[union-attr]
                 raise RuntimeError(f"bazaar serve exited early:\n{out}")
             try:
                 if httpx.get(f"{url}/health", timeout=1).status_code == 200:
@@ -67,3 +71,5 @@ def running_server(
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        if log is not None:
+            sink.close()  # type: ignore[union-attr]

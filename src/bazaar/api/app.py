@@ -292,7 +292,7 @@ def app_from_environment() -> TradeFastLane:
     settings = Settings.from_environ()
     configure_limits(HttpLimits.from_settings(settings))  # read by each new connection
     store = build_store(settings)
-    auth = auth_from_settings(settings)
+    auth = auth_from_settings(settings, strict=False)  # checked by `bazaar serve` already
     observed: dict[str, Any] = {"consumers": pipeline_consumers(settings), "lake": settings.lake}
     if settings.kafka:  # the relay runs in the supervisor; report what the store shows
         from bazaar.stream.relay import worker_health_provider

@@ -112,7 +112,11 @@ def read_key_lines(lines: Iterable[str]) -> tuple[frozenset[str], list[str]]:
 class ServerKeys:
     """The configured server key hashes; re-reads the key file when it changes."""
 
-    def __init__(self, inline: Iterable[str] = (), path: str | Path | None = None) -> None:
+    def __init__(
+        self, inline: Iterable[str] = (), path: str | Path | None = None, *, strict: bool = True
+    ) -> None:
+        """`strict`: an unreadable or malformed file raises (at `bazaar serve`'s start);
+        otherwise (a worker started later) it fails closed like a reload."""
         self._inline = parse_key_lines(inline)
         self.path = Path(path) if path is not None else None
         self._from_file: frozenset[str] = frozenset()
@@ -121,7 +125,11 @@ class ServerKeys:
         self._reload_requested = False
         self._lock = threading.Lock()
         if self.path is not None:
-            self._load_file()  # an unreadable file at start is the operator's error: raise
+            if strict:
+                self._load_file()
+            else:
+                self._checked = -_RECHECK_SECONDS
+                self._refresh()
 
     @property
     def configured(self) -> bool:
@@ -300,12 +308,13 @@ def require_reader(caller: Caller, player_ids: Iterable[int], what: str) -> None
         raise Forbidden(f"this token reads player {own}'s data only; {what} is not theirs")
 
 
-def auth_from_settings(settings: Settings) -> AuthPolicy:
-    """The policy `bazaar serve` configured (ValueError for a malformed key or limit)."""
+def auth_from_settings(settings: Settings, *, strict: bool = True) -> AuthPolicy:
+    """The policy `bazaar serve` configured (ValueError for a malformed key or limit; with
+    `strict` False a key file that cannot be read fails closed instead)."""
     inline = (settings.api_keys or "").replace(",", "\n").splitlines()
     keys = None
     if any(k.strip() for k in inline) or settings.api_key_file:
-        keys = ServerKeys(inline, settings.api_key_file)
+        keys = ServerKeys(inline, settings.api_key_file, strict=strict)
     return AuthPolicy(
         keys,
         player_limit=RateLimit.parse(settings.rate_limit),

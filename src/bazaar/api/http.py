@@ -121,6 +121,7 @@ class OneWriteHttpToolsProtocol(HttpToolsProtocol):
     _armed_serial = 0
     _deadline: TimerHandle | None = None
     _head_bytes = 0
+    _unfinished_head = 0  # bytes read while a request head stayed incomplete
     _too_large = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -175,6 +176,17 @@ class OneWriteHttpToolsProtocol(HttpToolsProtocol):
         except httptools.HttpParserUpgrade:
             self._unsupported_upgrade_warning()
             return
+        if self._phase == _HEAD:
+            # httptools holds an unfinished header line without calling back: count what
+            # it holds, or a header that never ends grows without bound.
+            self._unfinished_head += len(data)
+            if self._unfinished_head > self._limits.max_header_bytes:
+                drops.headers_too_large += 1
+                log.debug("refused a request head over %d bytes", self._limits.max_header_bytes)
+                self._refuse(_HEAD, _head_too_large_answer(self._limits))
+                return
+        elif self._unfinished_head:
+            self._unfinished_head = 0
         if self._serial != self._armed_serial:
             self._armed_serial = self._serial
             if self._deadline is not None:

@@ -99,7 +99,13 @@ _IDEMPOTENCY = {
     "in": "header",
     "required": False,
     "description": "Retry-safe key: the same key and body execute once and answer the same.",
-    "schema": {"type": "string", "maxLength": 255},
+    # printable ASCII; no space at either end (HTTP would strip it)
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 255,
+        "pattern": "^[!-~]([ -~]*[!-~])?$",
+    },
 }
 
 
