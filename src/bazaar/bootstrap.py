@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bazaar.config import Settings
 from bazaar.domain.catalog import Catalog, load_catalog
 from bazaar.store.base import Store
+
+if TYPE_CHECKING:
+    from bazaar.store.retention import RetentionPolicy
 
 
 def open_store(url: str, catalog: Catalog) -> Store:
@@ -23,5 +28,20 @@ def open_store(url: str, catalog: Catalog) -> Store:
     )
 
 
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    """Raises ValueError for a duration that does not parse or a trade retention shorter
+    than the idempotency window."""
+    from bazaar.store.retention import RetentionPolicy
+
+    return RetentionPolicy.parse(
+        settings.outbox_retention,
+        settings.trade_retention,
+        settings.consumer_timeout,
+        settings.idempotency_window,
+    )
+
+
 def build_store(settings: Settings) -> Store:
-    return open_store(settings.store, load_catalog(settings.catalog))
+    store = open_store(settings.store, load_catalog(settings.catalog))
+    store.idempotency_ttl = int(retention_policy(settings).idempotency_window)
+    return store

@@ -44,6 +44,11 @@ class Settings:
     request_timeout: float = 10.0
     keep_alive_timeout: float = 5.0
     max_connections: int = 1000
+    # Bounded state (store/retention.py): durations such as 30s, 15m, 1h, 48h, 2d.
+    outbox_retention: str = "1h"
+    trade_retention: str = "48h"
+    consumer_timeout: str = "24h"
+    idempotency_window: str = "48h"
 
     @staticmethod
     def from_environ(environ: Mapping[str, str] | None = None) -> Settings:

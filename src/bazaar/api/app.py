@@ -6,7 +6,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -33,11 +33,15 @@ from bazaar.api.schemas import (
     trade_record_view,
     trade_result_view,
 )
-from bazaar.domain.errors import BazaarError, InvalidRequest, StoreUnavailable
+from bazaar.domain.errors import ArchivedTrade, BazaarError, InvalidRequest, StoreUnavailable
 from bazaar.domain.model import NewPlayer, check_username, resolve_class
 from bazaar.domain.trading import Accepted
 from bazaar.store.base import Idempotency, Store
 from bazaar.telemetry.metrics import ApiMetrics
+
+if TYPE_CHECKING:
+    from bazaar.config import Settings
+    from bazaar.lake.archive import LakeArchive
 
 log = logging.getLogger("bazaar.api")
 
@@ -135,10 +139,12 @@ def create_app(
     auth: AuthPolicy | None = None,
     consumers: Sequence[str] = (),
     lake: str | None = None,
+    archive: LakeArchive | None = None,
 ) -> TradeFastLane:
     """`auth` None: no server key configured, every request acts with server authority.
     `consumers`: the outbox readers whose lag /metrics reports; `lake`: the Delta Lake the
-    live dashboard reads (no dashboard without one)."""
+    live dashboard reads (no dashboard without one); `archive`: the lake that answers for
+    trades the store has dropped (else 410)."""
     catalog = store.catalog
     policy = auth or AuthPolicy()
     draw = rng or random.Random()
@@ -189,7 +195,15 @@ def create_app(
     async def get_trade(request: Request) -> Response:
         caller = await reader(request)
         trade_id = path_id(request, "trade_id")
-        outcome = store.get_trade(trade_id)
+        try:
+            outcome = store.get_trade(trade_id)
+        except ArchivedTrade:
+            found = await run_in_threadpool(archive.trade, trade_id) if archive else None
+            if found is None:
+                raise  # 410 archived: no lake here, or it has not landed the trade yet
+            sides = (found["player_1"]["player_id"], found["player_2"]["player_id"])
+            require_reader(caller, sides, f"trade {trade_id}")
+            return JSON(found)
         sides = (outcome.request.player_1.player_id, outcome.request.player_2.player_id)
         require_reader(caller, sides, f"trade {trade_id}")
         return JSON(trade_record_view(outcome))
@@ -199,7 +213,11 @@ def create_app(
 
     async def health(request: Request) -> Response:
         store.ping()
-        doc = {"status": "ok", "store": type(store).__name__, "outbox_head": store.outbox_head()}
+        doc: dict[str, Any] = {
+            "status": "ok",
+            "store": type(store).__name__,
+            "outbox_head": store.outbox_head(),
+        }
         doc["http_drops"] = drops.to_document()  # this worker's, since it started
         if health_provider is not None:  # may ask a broker: keep it off the event loop
             doc.update(await run_in_threadpool(health_provider))
@@ -294,17 +312,61 @@ def app_from_environment() -> TradeFastLane:
     store = build_store(settings)
     auth = auth_from_settings(settings, strict=False)  # checked by `bazaar serve` already
     observed: dict[str, Any] = {"consumers": pipeline_consumers(settings), "lake": settings.lake}
-    if settings.kafka:  # the relay runs in the supervisor; report what the store shows
-        from bazaar.stream.relay import worker_health_provider
-
-        health = worker_health_provider(store, settings)
-        return create_app(store, health_provider=health, auth=auth, **observed)
-    return create_app(store, auth=auth, **observed)
+    return create_app(
+        store,
+        health_provider=worker_health(store, settings),
+        auth=auth,
+        archive=lake_archive(settings),
+        **observed,
+    )
 
 
 def pipeline_consumers(settings: Any) -> list[str]:
     """The outbox readers this server's settings start, for /metrics' lag gauges."""
-    from bazaar.lake.sources import LAKE_CONSUMER
+    from bazaar.lake.sources import lake_consumer
     from bazaar.stream.relay import RELAY_CONSUMER
 
-    return [RELAY_CONSUMER] * bool(settings.kafka) + [LAKE_CONSUMER] * bool(settings.lake)
+    lakes = [lake_consumer(settings.lake)] if settings.lake else []
+    return [RELAY_CONSUMER] * bool(settings.kafka) + lakes
+
+
+def lake_archive(settings: Settings) -> LakeArchive | None:
+    if not settings.lake:
+        return None
+    from bazaar.lake.archive import LakeArchive
+
+    return LakeArchive(settings.lake)
+
+
+def worker_health(store: Store, settings: Settings) -> HealthProvider:
+    """GET /health's extra sections in a worker of `serve --workers N`: the relay and the
+    sweeper run in the supervisor, so a worker reports what the store shows of them."""
+    from bazaar.bootstrap import retention_policy
+    from bazaar.store.retention import outbox_health
+
+    policy = retention_policy(settings)
+    relay: HealthProvider | None = None
+    if settings.kafka:
+        from bazaar.stream.relay import worker_health_provider
+
+        relay = worker_health_provider(store, settings)
+    return combined_health(lambda: outbox_health(store, policy), relay)
+
+
+def combined_health(*providers: HealthProvider | None) -> HealthProvider:
+    """One provider from several; a "degraded" status from any of them wins."""
+
+    def provide() -> dict[str, Any]:
+        doc: dict[str, Any] = {}
+        degraded: list[str] = []
+        for provider in providers:
+            if provider is not None:
+                part = provider()
+                degraded += part.pop("degraded", [])
+                doc.update(part)
+        if degraded:
+            doc["status"] = "degraded"
+            doc["degraded"] = degraded
+        return doc
+
+    return provide

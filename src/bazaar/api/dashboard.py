@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from bazaar.analytics.live import LiveEconomy
 from bazaar.analytics.sql import AnalyticsError
-from bazaar.lake.sources import LAKE_CONSUMER
+from bazaar.lake.sources import lake_consumer
 from bazaar.store.base import Store
 from bazaar.telemetry.metrics import lag_seconds
 
@@ -33,6 +33,7 @@ def dashboard_routes(lake: str, store: Store) -> list[BaseRoute]:
     from bazaar.api.app import JSON
 
     live = LiveEconomy(lake, store.catalog)
+    consumer = lake_consumer(lake)  # the name this lake's follower records its position under
     page = files("bazaar.api").joinpath("static/dashboard.html").read_text("utf-8")
 
     async def dashboard(request: Request) -> Response:
@@ -44,7 +45,7 @@ def dashboard_routes(lake: str, store: Store) -> list[BaseRoute]:
         except AnalyticsError as exc:  # e.g. no lake yet: the page says so and retries
             return JSON({"reason": "lake_unavailable", "detail": str(exc)}, status_code=503)
         figures["freshness_seconds"] = round(
-            await run_in_threadpool(lag_seconds, store, LAKE_CONSUMER), 1
+            await run_in_threadpool(lag_seconds, store, consumer), 1
         )
         return JSON(figures, headers={"Cache-Control": "no-store"})
 

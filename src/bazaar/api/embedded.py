@@ -10,7 +10,7 @@ import uvicorn
 
 from bazaar.api.app import create_app
 from bazaar.api.http import OneWriteHttpToolsProtocol
-from bazaar.lake.sources import LAKE_CONSUMER
+from bazaar.lake.sources import lake_consumer
 from bazaar.store.base import Store
 
 
@@ -21,7 +21,7 @@ class EmbeddedServer:
         self, store: Store, port: int, host: str = "127.0.0.1", *, lake: str | None = None
     ) -> None:
         """`lake`: also serve the live dashboard over it (and report its freshness)."""
-        app = create_app(store, lake=lake, consumers=[LAKE_CONSUMER] if lake else [])
+        app = create_app(store, lake=lake, consumers=[lake_consumer(lake)] if lake else [])
         config = uvicorn.Config(
             app, host=host, port=port, log_level="warning", access_log=False,
             loop="asyncio", http=OneWriteHttpToolsProtocol, lifespan="off",

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bazaar.domain.errors import (
+    Archived,
     BazaarError,
     Forbidden,
     IdempotencyKeyReused,
@@ -28,6 +29,7 @@ STATUS_BY_ERROR: dict[type[BazaarError], int] = {
     UnknownPlayer: 404,
     UnknownTrade: 404,
     UnknownOffer: 404,
+    Archived: 410,
     Unauthenticated: 401,  # + WWW-Authenticate
     Forbidden: 403,
     OfferNotOpen: 409,

@@ -39,6 +39,10 @@ from bazaar.store.base import HistoryEntry, Store
 
 MAX_PAGE = 500
 DEFAULT_HISTORY_PAGE = 50
+ARCHIVED_HISTORY = (
+    "older trades and offers have left the store after its trade retention; the lake"
+    " (trades, trade_items, offers tables) holds the player's full history"
+)
 
 
 class _Strict(BaseModel):
@@ -210,13 +214,15 @@ def offer_routes(
         cursor = request.query_params.get("cursor")
         page = await run_in_threadpool(store.player_history, player_id, limit, cursor)
         now = _now()
-        return JSON(
-            {
-                "player_id": player_id,
-                "entries": [_entry_view(catalog, e, now) for e in page.entries],
-                "next_cursor": page.next_cursor,
-            }
-        )
+        view = {
+            "player_id": player_id,
+            "entries": [_entry_view(catalog, e, now) for e in page.entries],
+            "next_cursor": page.next_cursor,
+        }
+        if page.archived:  # the end of what the store keeps, not of the player's history
+            view["archived"] = True
+            view["archived_detail"] = ARCHIVED_HISTORY
+        return JSON(view)
 
     return [
         Route("/offers", _guarded(create_offer), methods=["POST"]),

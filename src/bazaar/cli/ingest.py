@@ -96,6 +96,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="name of the outbox source in the lake's positions (default 'outbox')",
     )
+    p.add_argument(
+        "--consumer",
+        metavar="NAME",
+        default=None,
+        help="name this ingest registers under as an outbox consumer, which the server's"
+        " retention respects (default lake:<lake root>; see `bazaar outbox status`)",
+    )
     p.add_argument("--quiet", action="store_true", help="only the final summary")
     add_metrics_flag(p)
     add_log_flags(p)
@@ -136,7 +143,11 @@ def run(args: argparse.Namespace) -> int:
         else:
             from bazaar.bootstrap import build_store
 
-            source = OutboxSource(build_store(settings), source_id=args.source_id or OUTBOX_SOURCE)
+            source = OutboxSource(
+                build_store(settings),
+                consumer=args.consumer,
+                source_id=args.source_id or OUTBOX_SOURCE,
+            )
         writer = LakeWriter(root, storage_options=storage).open()
     except (BazaarError, ValueError) as exc:
         fail(str(exc))

@@ -78,7 +78,40 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="N",
         help="open connections per worker; more are answered 503 and closed (default 1000)",
     )
+    add_retention_flags(p)
     p.set_defaults(func=run)
+
+
+def add_retention_flags(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group(
+        "bounded state",
+        "what the store keeps (durations: 30s, 15m, 1h, 48h, 2d); the lake keeps everything."
+        " One sweeper in this process releases the rest; see docs/OPERATIONS.md",
+    )
+    group.add_argument(
+        "--outbox-retention",
+        metavar="DURATION",
+        help="keep outbox entries at least this long, and until every registered consumer"
+        " (relay, lake ingest) has passed them (default 1h)",
+    )
+    group.add_argument(
+        "--trade-retention",
+        metavar="DURATION",
+        help="keep trade records and resolved offers this long for GET /trades/{id} and"
+        " history; older ones answer from --lake, else 410 archived (default 48h)",
+    )
+    group.add_argument(
+        "--consumer-timeout",
+        metavar="DURATION",
+        help="report an outbox consumer silent this long as stale: health 'degraded' and a"
+        " warning; it keeps holding entries until `bazaar outbox drop-consumer` (default 24h)",
+    )
+    group.add_argument(
+        "--idempotency-window",
+        metavar="DURATION",
+        help="how long an Idempotency-Key's answer is kept; at most --trade-retention"
+        " (default 48h)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -101,6 +134,10 @@ def run(args: argparse.Namespace) -> int:
         request_timeout=args.request_timeout,
         keep_alive_timeout=args.keep_alive_timeout,
         max_connections=args.max_connections,
+        outbox_retention=args.outbox_retention,
+        trade_retention=args.trade_retention,
+        consumer_timeout=args.consumer_timeout,
+        idempotency_window=args.idempotency_window,
     )
     serve(settings, kafka=kafka_settings(args, settings))
     return 0
@@ -116,16 +153,18 @@ def serve(
 def _serve(settings: Settings, *, banner: str | None, kafka: KafkaSettings | None) -> None:
     import uvicorn
 
-    from bazaar.api.app import create_app, pipeline_consumers
+    from bazaar.api.app import combined_health, create_app, lake_archive, pipeline_consumers
     from bazaar.api.auth import auth_from_settings
     from bazaar.api.limits import HttpLimits
     from bazaar.api.limits import configure as configure_limits
-    from bazaar.bootstrap import build_store
+    from bazaar.bootstrap import build_store, retention_policy
     from bazaar.domain.errors import BazaarError
+    from bazaar.store.retention import RetentionSweeper, format_duration, outbox_health
     from bazaar.telemetry.logs import announce, configure_logging, uvicorn_log_config
 
     configure_logging(settings.log_format, settings.log_level)
     try:
+        policy = retention_policy(settings)
         store = build_store(settings)  # opened here too, so a bad URL fails before binding
     except (BazaarError, ValueError) as exc:
         fail(str(exc))
@@ -149,9 +188,9 @@ def _serve(settings: Settings, *, banner: str | None, kafka: KafkaSettings | Non
 
         keys = auth.keys
         signal.signal(signal.SIGHUP, lambda *_: keys.request_reload())
-    warning = store.durability_warning()
-    if warning is not None:
-        announce(f"[bold yellow]warning:[/] {warning}", warning=True)
+    for warning in (store.durability_warning(), store.retention_warning()):
+        if warning is not None:
+            announce(f"[bold yellow]warning:[/] {warning}", warning=True)
     url = f"http://{settings.host}:{settings.port}"
     announce(banner or f"bazaar serving on [bold]{url}[/] (store {settings.store})")
     announce(f"  API docs: {url}/docs   OpenAPI: {url}/openapi.json   Ctrl-C stops")
@@ -168,6 +207,13 @@ def _serve(settings: Settings, *, banner: str | None, kafka: KafkaSettings | Non
 
         relay = BackgroundRelay(OutboxRelay(build_store(settings), kafka)).start()
         announce(f"  kafka: relaying the outbox to {kafka.bootstrap} topic {kafka.topic}")
+    # One sweeper per server, never in the workers: it releases what every consumer passed.
+    sweeper = RetentionSweeper(build_store(settings), policy).start()
+    announce(
+        f"  retention: outbox {format_duration(policy.outbox)} (and until every consumer"
+        f" passed), trades {format_duration(policy.trades)}; `bazaar outbox status` shows"
+        " what is held"
+    )
     common = {
         "host": settings.host,
         "port": settings.port,
@@ -183,8 +229,11 @@ def _serve(settings: Settings, *, banner: str | None, kafka: KafkaSettings | Non
     balance_table: Path | None = None  # the workers' table, removed when serving ends
     try:
         if settings.workers <= 1:
+            health = combined_health(
+                lambda: outbox_health(store, policy), relay.health if relay else None
+            )
             app = create_app(
-                store, health_provider=relay.health if relay else None, auth=auth,
+                store, health_provider=health, auth=auth, archive=lake_archive(settings),
                 consumers=pipeline_consumers(settings), lake=settings.lake,
             )  # fmt: skip
             uvicorn.run(app, **common)  # type: ignore[arg-type]
@@ -209,5 +258,6 @@ def _serve(settings: Settings, *, banner: str | None, kafka: KafkaSettings | Non
     finally:
         if balance_table is not None:
             balance_table.unlink(missing_ok=True)
+        sweeper.stop()
         if relay is not None:
             relay.stop()

@@ -7,12 +7,16 @@
      │    ├── UnknownPlayer
      │    ├── UnknownTrade
      │    └── UnknownOffer
+     ├── Archived                  existed, past the store's retention -> 410
+     │    ├── ArchivedTrade
+     │    └── ArchivedOffer
      ├── Unauthenticated           no or invalid credential on a write -> 401
      ├── Forbidden                 valid credential, not its to act on -> 403
      ├── OfferNotOpen              offer already accepted, declined, …  -> 409
      ├── RateLimited               a credential's request budget spent -> 429
      ├── CatalogError              a catalog file that cannot be used
-     └── StoreUnavailable          the backing store cannot be reached -> 503
+     ├── StoreUnavailable          the backing store cannot be reached -> 503
+     └── OutboxReleased            a reader asked for entries already released
 
 A trade that breaks a game rule is NOT an exception: it is a recorded outcome
 (`trading.Rejected`) because the rejection itself is an event the analytics needs.
@@ -76,6 +80,31 @@ class UnknownTrade(NotFound):
         self.trade_id = trade_id
 
 
+class Archived(BazaarError):
+    """A record that existed but has left the store after its retention (HTTP 410): the
+    lake keeps it."""
+
+    reason = "archived"
+
+
+class ArchivedTrade(Archived):
+    def __init__(self, trade_id: int) -> None:
+        super().__init__(
+            f"trade {trade_id} is older than the store's trade retention and has been"
+            " archived; the lake holds it (serve with --lake to answer from it)"
+        )
+        self.trade_id = trade_id
+
+
+class ArchivedOffer(Archived):
+    def __init__(self, offer_id: int) -> None:
+        super().__init__(
+            f"offer {offer_id} was resolved longer ago than the store's retention and has"
+            " been archived; the lake's offers table holds its history"
+        )
+        self.offer_id = offer_id
+
+
 class CatalogError(BazaarError):
     reason = "invalid_catalog"
 
@@ -137,3 +166,20 @@ class RateLimited(BazaarError):
     def __init__(self, detail: str, retry_after: int = 1) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class OutboxReleased(BazaarError):
+    """A consumer asked for outbox entries that were released (every registered consumer
+    had passed them): a consumer that was dropped, or a lake started afresh after its
+    predecessor's entries left the store. Reading on would skip events, so nothing is read."""
+
+    reason = "outbox_released"
+
+    def __init__(self, after: int, released: int) -> None:
+        super().__init__(
+            f"outbox entries {after + 1}..{released} were already released; a consumer"
+            f" resuming at {after} would skip them. Take them from the lake or the Kafka"
+            " topic, or register the consumer before the server releases (docs/OPERATIONS.md)"
+        )
+        self.after = after
+        self.released = released

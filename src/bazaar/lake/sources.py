@@ -11,11 +11,20 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from bazaar.domain.errors import BazaarError
-from bazaar.lake.writer import LakeWriter, Polled
+from bazaar.lake.writer import LakeWriter, Polled, normalise_root
 from bazaar.store.base import Store
+from bazaar.store.outbox import check_contiguous
 
 OUTBOX_SOURCE = "outbox"
-LAKE_CONSUMER = "lake"  # the name under which the store records how far the lake got
+HEARTBEAT_SECONDS = 5.0  # an idle consumer still records that it is alive this often
+
+
+def lake_consumer(lake: str) -> str:
+    """The default name under which the store records how far a lake got: one per lake, so
+    two lakes following one store each hold the entries they have not landed."""
+    return f"lake:{normalise_root(lake)}"
+
+
 DEFAULT_TOPIC = "bazaar.events"
 DEFAULT_GROUP = "bazaar-ingest"
 
@@ -25,34 +34,51 @@ class SourceUnavailable(BazaarError):
 
 
 class OutboxSource:
-    """Reads `store.read_outbox_bodies(after=...)`; position = outbox seq."""
+    """Reads `store.read_outbox_bodies(after=...)`; position = outbox seq.
+
+    Registers as the outbox consumer `consumer` (default `lake:<lake root>`) at start, at
+    the lake's position, and records each landed position, so the server releases only
+    entries this lake holds."""
 
     def __init__(
         self,
         store: Store,
         *,
+        consumer: str | None = None,
         source_id: str = OUTBOX_SOURCE,
         read_limit: int = 20_000,
         idle_sleep: float = 0.02,
     ) -> None:
         self.store = store
+        self.consumer = consumer
         self.source_id = source_id
         self.read_limit = read_limit
         self.idle_sleep = idle_sleep
         self._after = 0
         self._target = 0
+        self._landed = 0
+        self._recorded_at = 0.0
 
     def start(self, writer: LakeWriter, rebalance: Callable[[Collection[str]], None]) -> None:
-        self._after = writer.resume_position(self.source_id) or 0
+        self._after = self._landed = writer.resume_position(self.source_id) or 0
+        if self.consumer is None:
+            self.consumer = lake_consumer(writer.root)
+        # Registered before the first read: from here on the outbox holds what the lake
+        # lacks (the lake's own position is the truth; the store's copy never runs ahead).
+        self.store.register_consumer(self.consumer, self._landed)
+        self._recorded_at = time.monotonic()
         self._target = self.store.outbox_head()  # what "drain what exists now" means
 
     def poll(self, max_events: int, timeout: float) -> Polled:
         deadline = time.monotonic() + timeout
         while True:
             rows = self.store.read_outbox_bodies(self._after, min(self.read_limit, max_events))
+            check_contiguous(self.store, self._after, rows[0][0] if rows else None)
             if rows or time.monotonic() >= deadline:
                 break
             time.sleep(min(self.idle_sleep, max(0.0, deadline - time.monotonic())))
+        if time.monotonic() - self._recorded_at >= HEARTBEAT_SECONDS:
+            self._record(self._landed)
         if not rows:
             return Polled()
         self._after = rows[-1][0]
@@ -64,9 +90,15 @@ class OutboxSource:
     def committed(self, positions: dict[str, int]) -> None:
         seq = positions.get(self.source_id)
         if seq is not None:
-            # Informational for the store (outbox release needs every consumer's position);
-            # the lake's own app transactions stay the source of truth for resuming.
-            self.store.commit_position(LAKE_CONSUMER, seq)
+            # For the store's release only (never beyond what the lake holds); the lake's
+            # own app transactions stay the source of truth for resuming.
+            self._landed = seq
+            self._record(seq)
+
+    def _record(self, seq: int) -> None:
+        assert self.consumer is not None, "start() names the consumer"
+        self.store.commit_position(self.consumer, seq)
+        self._recorded_at = time.monotonic()
 
     def lag(self) -> int | None:
         return max(0, self.store.outbox_head() - self._after)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,8 +21,11 @@ from bazaar.domain.errors import BazaarError, IdempotencyKeyReused, UnknownPlaye
 from bazaar.domain.model import NewPlayer, PlayerState, TradeRequest
 from bazaar.domain.offers import Actor, Offer, OfferAction, OfferStatus
 from bazaar.domain.trading import TradeOutcome
-
-IDEMPOTENCY_TTL_SECONDS = 48 * 3600  # promised: at least 24 h
+from bazaar.store.outbox import ConsumerPosition as ConsumerPosition
+from bazaar.store.outbox import OutboxEntry as OutboxEntry
+from bazaar.store.outbox import OutboxReader
+from bazaar.store.retained import IDEMPOTENCY_TTL_SECONDS as IDEMPOTENCY_TTL_SECONDS
+from bazaar.store.retained import RetainedRecords
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,20 +84,14 @@ class HistoryEntry:
 class HistoryPage:
     entries: list[HistoryEntry]
     next_cursor: str | None  # pass as `before` for the next (older) page; None at the end
+    # True on the last page when older entries have left the store (trade retention): the
+    # lake holds them.
+    archived: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxEntry:
-    seq: int
-    event_id: str
-    event_type: str
-    occurred_at: str
-    key: str  # partitioning key: the player whose order the event belongs to
-    body: bytes  # the event envelope as compact JSON, exactly as it is published
-
-
-class Store(ABC):
-    """A player store with a transactional outbox."""
+class Store(RetainedRecords, OutboxReader):
+    """A player store with a transactional outbox (read through the OutboxReader port) and
+    trade and offer records kept for a retention (the RetainedRecords port)."""
 
     catalog: Catalog
     # How many execute_trades batches one API process may have in flight (api/batching.py).
@@ -143,31 +140,7 @@ class Store(ABC):
 
     @abstractmethod
     def get_trade(self, trade_id: int) -> TradeOutcome:
-        """Raises UnknownTrade."""
-
-    @abstractmethod
-    def read_outbox(self, after: int = 0, limit: int = 1000) -> list[OutboxEntry]:
-        """Entries with seq > after, in seq order, at most `limit`."""
-
-    def read_outbox_bodies(self, after: int = 0, limit: int = 1000) -> list[tuple[int, bytes]]:
-        """(seq, body) of the entries `read_outbox` returns: what the lake ingest needs.
-        Adapters override it to skip building `OutboxEntry` objects (half of a read)."""
-        return [(e.seq, bytes(e.body)) for e in self.read_outbox(after, limit)]
-
-    @abstractmethod
-    def release_outbox(self, upto: int) -> int:
-        """Drop entries with seq <= upto once every consumer has them; returns how many."""
-
-    @abstractmethod
-    def consumer_position(self, consumer: str) -> int:
-        """The last seq a named consumer (relay, ingest) confirmed; 0 if none."""
-
-    @abstractmethod
-    def commit_position(self, consumer: str, seq: int) -> None: ...
-
-    @abstractmethod
-    def outbox_head(self) -> int:
-        """The highest seq written so far (0 when empty)."""
+        """Raises UnknownTrade; ArchivedTrade for one dropped after the trade retention."""
 
     @abstractmethod
     def player_ids(self) -> list[int]: ...
@@ -220,14 +193,14 @@ class Store(ABC):
         Raises UnknownPlayer; InvalidRequest for a cursor this store never issued."""
         raise NotImplementedError(f"{type(self).__name__} does not support history")
 
-    def ping(self) -> None:  # noqa: B027 - optional override
+    def ping(self) -> None:
         """Raise StoreUnavailable when the backing service cannot be reached."""
 
     def durability_warning(self) -> str | None:
         """A sentence for the operator when this store keeps nothing across a restart."""
         return None
 
-    def close(self) -> None:  # noqa: B027 - optional override
+    def close(self) -> None:
         pass
 
     def __enter__(self) -> Store:

@@ -17,9 +17,11 @@ store lives in one slot and a script may touch keys it computes):
     {bazaar}:outbox             stream entry id 0-<seq>: event_id, event_type, occurred_at,
                                        key, body (the event envelope, compact JSON)
     {bazaar}:seq:outbox         string last outbox seq (outbox_head)
-    {bazaar}:consumers          hash   consumer name -> last confirmed seq
-    {bazaar}:idem:<scope>:<key> hash   fingerprint, result; expires after
-                                       IDEMPOTENCY_TTL_SECONDS
+    {bazaar}:idem:<scope>:<key> hash   fingerprint, result; expires after the
+                                       idempotency window (Store.idempotency_ttl)
+
+Consumer positions and the release of the outbox: redis_outbox.py; retention marks and the
+dropping of old trade records and offers: redis_retention.py.
 
 Failures: every connection error or timeout becomes StoreUnavailable (HTTP 503). Commands
 are never retried by the client library: a timed-out script may still run once Redis
@@ -41,6 +43,7 @@ from redis.retry import Retry
 
 from bazaar.domain.catalog import Catalog
 from bazaar.domain.errors import (
+    ArchivedTrade,
     BazaarError,
     InvalidRequest,
     StoreUnavailable,
@@ -58,14 +61,14 @@ from bazaar.domain.trading import (
     outcome_from_document,
 )
 from bazaar.store.base import (
-    IDEMPOTENCY_TTL_SECONDS,
     Idempotency,
-    OutboxEntry,
     Store,
     TradeCall,
     new_event_ids,
 )
 from bazaar.store.redis_offers import RedisOffers
+from bazaar.store.redis_outbox import RedisOutbox
+from bazaar.store.redis_retention import RedisRetention
 from bazaar.store.redis_scripts import create_player_script, trade_script
 from bazaar.store.redis_tokens import RedisTokens
 from bazaar.store.redis_wire import ScriptCaller
@@ -107,7 +110,7 @@ def _state(player_id: int, raw: dict[bytes, bytes]) -> PlayerState:
     )
 
 
-class RedisStore(RedisOffers, RedisTokens, Store):
+class RedisStore(RedisOutbox, RedisRetention, RedisOffers, RedisTokens, Store):
     batches_in_flight = 2  # overlap this process's work with the script (api/batching.py)
 
     def __init__(self, client: redis.Redis, catalog: Catalog, *, prefix: str = PREFIX) -> None:
@@ -173,7 +176,7 @@ class RedisStore(RedisOffers, RedisTokens, Store):
             pc.capacity,
             fingerprint,
             str(uuid.uuid4()),
-            IDEMPOTENCY_TTL_SECONDS,
+            self.idempotency_ttl,
         ]
         for item_id, quantity in pc.items:
             args += [item_id, quantity]
@@ -229,7 +232,7 @@ class RedisStore(RedisOffers, RedisTokens, Store):
         """The script's arguments for the chunk at `start`, and which calls went in (a
         request refused here gets its error in `results` and is not sent)."""
         chunk = batch[start : start + MAX_SCRIPT_BATCH]
-        args: list[str | int] = [self.prefix, IDEMPOTENCY_TTL_SECONDS, 0]
+        args: list[str | int] = [self.prefix, self.idempotency_ttl, 0]
         sent: list[int] = []
         for n, (request, idem), event_id in zip(
             range(start, start + len(chunk)), chunk, new_event_ids(len(chunk)), strict=True
@@ -271,60 +274,10 @@ class RedisStore(RedisOffers, RedisTokens, Store):
     def get_trade(self, trade_id: int) -> TradeOutcome:
         raw = self._call("get_trade", lambda: self.client.hget(self._key("trades"), trade_id))
         if raw is None:
+            if 0 < trade_id <= self.archived().trades:
+                raise ArchivedTrade(trade_id)
             raise UnknownTrade(trade_id)
         return outcome_from_document(orjson.loads(raw))
-
-    def _outbox_rows(self, after: int, limit: int) -> list[tuple[int, dict[bytes, bytes]]]:
-        """Up to `limit` outbox entries past seq `after`, as (seq, fields): an entry's stream
-        id is `0-<seq>`, so the seq order is the stream's own."""
-        if limit <= 0:
-            return []
-        rows = self._call(
-            "read_outbox",
-            lambda: self.client.xrange(self._outbox, min=f"0-{after + 1}", count=limit),
-        )
-        return [(int(entry_id.split(b"-", 1)[1]), fields) for entry_id, fields in rows]
-
-    def read_outbox(self, after: int = 0, limit: int = 1000) -> list[OutboxEntry]:
-        return [
-            OutboxEntry(
-                seq=seq,
-                event_id=fields[b"event_id"].decode(),
-                event_type=fields[b"event_type"].decode(),
-                occurred_at=fields[b"occurred_at"].decode(),
-                key=fields[b"key"].decode(),
-                body=fields[b"body"],
-            )
-            for seq, fields in self._outbox_rows(after, limit)
-        ]
-
-    def read_outbox_bodies(self, after: int = 0, limit: int = 1000) -> list[tuple[int, bytes]]:
-        return [(seq, fields[b"body"]) for seq, fields in self._outbox_rows(after, limit)]
-
-    def outbox_head(self) -> int:
-        last = self._call("outbox_head", lambda: self.client.get(self._key("seq", "outbox")))
-        return int(last) if last else 0
-
-    def release_outbox(self, upto: int) -> int:
-        if upto <= 0:
-            return 0
-        # XTRIM MINID (Redis >= 6.2) drops every entry below the given id, exactly (no '~').
-        trimmed = self._call(
-            "release_outbox",
-            lambda: self.client.xtrim(self._outbox, minid=f"0-{upto + 1}", approximate=False),
-        )
-        return int(trimmed)
-
-    def consumer_position(self, consumer: str) -> int:
-        seq = self._call(
-            "consumer_position", lambda: self.client.hget(self._key("consumers"), consumer)
-        )
-        return int(seq) if seq else 0
-
-    def commit_position(self, consumer: str, seq: int) -> None:
-        self._call(
-            "commit_position", lambda: self.client.hset(self._key("consumers"), consumer, seq)
-        )
 
     def ping(self) -> None:
         self._call("ping", self.client.ping)

@@ -40,7 +40,7 @@ import orjson
 
 from bazaar.domain.catalog import Catalog
 from bazaar.domain.clock import format_instant, instant_micros
-from bazaar.domain.errors import OfferNotOpen, StoreUnavailable, UnknownOffer
+from bazaar.domain.errors import ArchivedOffer, OfferNotOpen, StoreUnavailable, UnknownOffer
 from bazaar.domain.events import Event, trade_event
 from bazaar.domain.model import PlayerState, TradeRequest
 from bazaar.domain.offers import (
@@ -59,6 +59,7 @@ from bazaar.domain.offers import (
 from bazaar.domain.trading import Accepted, execute_trade, outcome_from_document
 from bazaar.store.base import HistoryEntry, HistoryPage, OfferResult
 from bazaar.store.redis_scripts import common_prelude
+from bazaar.store.retained import Archived
 
 if TYPE_CHECKING:
     import redis
@@ -216,6 +217,7 @@ class RedisOffers:
         def _key(self, *parts: object) -> str: ...
         def _call(self, what: str, action: Callable[[], Any]) -> Any: ...
         def get_player(self, player_id: int) -> PlayerState: ...
+        def archived(self) -> Archived: ...
 
     _offer_script: Any = None
 
@@ -264,6 +266,8 @@ class RedisOffers:
     def get_offer(self, offer_id: int) -> Offer:
         raw = self._call("get_offer", lambda: self.client.hget(self._key("offer", offer_id), "doc"))
         if raw is None:
+            if 0 < offer_id <= self.archived().offers:
+                raise ArchivedOffer(offer_id)
             raise UnknownOffer(offer_id)
         return Offer.from_document(orjson.loads(raw))
 
@@ -386,17 +390,28 @@ class RedisOffers:
                 self._key("history", player_id), top, "-inf", start=0, num=limit + 1
             ),
         )
-        entries = [self._entry(m.decode()) for m in members[:limit]]
+        # An entry whose record the retention sweep dropped meanwhile is left out.
+        found = [self._entry(m.decode()) for m in members[:limit]]
+        entries = [e for e in found if e is not None]
         more = len(members) > limit
-        return HistoryPage(entries, entries[-1].at if more and entries else None)
+        cursor = entries[-1].at if more and entries else None
+        archived = self.archived()
+        return HistoryPage(
+            entries, cursor, archived=cursor is None and (archived.trades or archived.offers) > 0
+        )
 
-    def _entry(self, member: str) -> HistoryEntry:
+    def _entry(self, member: str) -> HistoryEntry | None:
         kind, _, ref = member.partition(":")
         if kind == "t":
             raw = self._call("history", lambda: self.client.hget(self._key("trades"), ref))
+            if raw is None:
+                return None
             trade = outcome_from_document(orjson.loads(raw))
             return HistoryEntry("trade", trade.executed_at, trade=trade)
-        offer = self.get_offer(int(ref))
+        try:
+            offer = self.get_offer(int(ref))
+        except (UnknownOffer, ArchivedOffer):
+            return None
         return HistoryEntry("offer", offer.created_at, offer=offer)
 
 

@@ -30,6 +30,7 @@ else:  # pragma: no cover - Windows has no flock; SQLite's own lock still serial
 from bazaar.domain.catalog import Catalog
 from bazaar.domain.clock import next_instant
 from bazaar.domain.errors import (
+    ArchivedTrade,
     BazaarError,
     IdempotencyKeyReused,
     StoreUnavailable,
@@ -41,9 +42,7 @@ from bazaar.domain.model import NewPlayer, PlayerState, TradeRequest, starting_s
 from bazaar.domain.model import resolve_class as _resolve_class
 from bazaar.domain.trading import Accepted, TradeOutcome, execute_trade, outcome_from_document
 from bazaar.store.base import (
-    IDEMPOTENCY_TTL_SECONDS,
     Idempotency,
-    OutboxEntry,
     Store,
     TradeCall,
 )
@@ -57,6 +56,8 @@ from bazaar.store.sqlite_batch import (
     trade_outbox_row,
 )
 from bazaar.store.sqlite_offers import OFFERS_SCHEMA, SQLiteOffers
+from bazaar.store.sqlite_outbox import OUTBOX_SCHEMA, SQLiteOutbox, upgrade_consumers
+from bazaar.store.sqlite_retention import RETENTION_SCHEMA, SQLiteRetention
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS players (
@@ -88,10 +89,6 @@ CREATE TABLE IF NOT EXISTS idempotency (
     fingerprint TEXT NOT NULL,
     result      BLOB NOT NULL,
     expires_at  REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS consumers (
-    name TEXT PRIMARY KEY,
-    seq  INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (
     name  TEXT PRIMARY KEY,
@@ -128,7 +125,7 @@ def _row_to_state(row: tuple[int, str, str, int, bytes | str, int, int, str]) ->
 _PLAYER_COLUMNS = "player_id, username, player_class, gold, items, capacity, version, created_at"
 
 
-class SQLiteStore(SQLiteOffers, Store):
+class SQLiteStore(SQLiteOutbox, SQLiteRetention, SQLiteOffers, Store):
     forkable = True  # connections and the writer lock are per process (see _db)
 
     def __init__(self, path: str | Path, catalog: Catalog, *, synchronous: str = "NORMAL") -> None:
@@ -142,7 +139,9 @@ class SQLiteStore(SQLiteOffers, Store):
         self._lock_pid = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db().executescript(_SCHEMA + OFFERS_SCHEMA)
+            db = self._db()
+            db.executescript(_SCHEMA + OFFERS_SCHEMA + OUTBOX_SCHEMA + RETENTION_SCHEMA)
+            upgrade_consumers(db)
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot prepare {self.path}: {exc}") from exc
 
@@ -161,7 +160,15 @@ class SQLiteStore(SQLiteOffers, Store):
                 conn = sqlite3.connect(
                     self.path, timeout=60.0, isolation_level=None, check_same_thread=False
                 )
+                if conn.execute("PRAGMA page_count").fetchone()[0] == 0:
+                    # A new file: let the retention sweep give freed pages back to the file
+                    # system (sqlite_retention.py). Only possible before the first table,
+                    # and before WAL mode writes the header.
+                    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
                 conn.execute("PRAGMA journal_mode=WAL")
+                # The WAL file shrinks back to this after checkpoints instead of keeping
+                # its largest size for ever.
+                conn.execute("PRAGMA journal_size_limit=67108864")
                 conn.execute(f"PRAGMA synchronous={self._synchronous}")
                 conn.execute("PRAGMA foreign_keys=ON")
             except sqlite3.Error as exc:
@@ -260,7 +267,7 @@ class SQLiteStore(SQLiteOffers, Store):
         db.execute(
             "INSERT OR REPLACE INTO idempotency (key, fingerprint, result, expires_at)"
             " VALUES (?, ?, ?, ?)",
-            (idem.key, idem.fingerprint, result, now + IDEMPOTENCY_TTL_SECONDS),
+            (idem.key, idem.fingerprint, result, now + self.idempotency_ttl),
         )
         self._ops += 1
         if self._ops % _PURGE_EVERY == 0:
@@ -382,45 +389,10 @@ class SQLiteStore(SQLiteOffers, Store):
     def get_trade(self, trade_id: int) -> TradeOutcome:
         rows = self._read("SELECT outcome FROM trades WHERE trade_id = ?", (trade_id,))
         if not rows:
+            if 0 < trade_id <= self.archived().trades:
+                raise ArchivedTrade(trade_id)
             raise UnknownTrade(trade_id)
         return outcome_from_document(orjson.loads(rows[0][0]))
-
-    def read_outbox(self, after: int = 0, limit: int = 1000) -> list[OutboxEntry]:
-        rows = self._read(
-            "SELECT seq, event_id, event_type, occurred_at, key, body FROM outbox"
-            " WHERE seq > ? ORDER BY seq LIMIT ?",
-            (after, limit),
-        )
-        return [OutboxEntry(*r) for r in rows]
-
-    def read_outbox_bodies(self, after: int = 0, limit: int = 1000) -> list[tuple[int, bytes]]:
-        return self._read(
-            "SELECT seq, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
-        )
-
-    def outbox_head(self) -> int:
-        rows = self._read("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'")
-        return int(rows[0][0]) if rows else 0
-
-    def release_outbox(self, upto: int) -> int:
-        with self._write() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO meta (name, value)"
-                " SELECT 'clock', occurred_at FROM outbox ORDER BY seq DESC LIMIT 1"
-            )
-            return int(db.execute("DELETE FROM outbox WHERE seq <= ?", (upto,)).rowcount)
-
-    def consumer_position(self, consumer: str) -> int:
-        rows = self._read("SELECT seq FROM consumers WHERE name = ?", (consumer,))
-        return int(rows[0][0]) if rows else 0
-
-    def commit_position(self, consumer: str, seq: int) -> None:
-        with self._write() as db:
-            db.execute(
-                "INSERT INTO consumers (name, seq) VALUES (?, ?)"
-                " ON CONFLICT(name) DO UPDATE SET seq = excluded.seq",
-                (consumer, seq),
-            )
 
     def ping(self) -> None:
         self._read("SELECT 1")

@@ -25,7 +25,7 @@ import orjson
 
 from bazaar.domain.catalog import Catalog
 from bazaar.domain.clock import format_instant
-from bazaar.domain.errors import BazaarError, OfferNotOpen, UnknownOffer
+from bazaar.domain.errors import ArchivedOffer, BazaarError, OfferNotOpen, UnknownOffer
 from bazaar.domain.events import Event
 from bazaar.domain.model import PlayerState, TradeRequest
 from bazaar.domain.offers import (
@@ -44,6 +44,7 @@ from bazaar.domain.offers import (
 )
 from bazaar.domain.trading import TradeOutcome, outcome_from_document
 from bazaar.store.base import HistoryEntry, HistoryPage, OfferResult
+from bazaar.store.retained import Archived
 
 if TYPE_CHECKING:
     from bazaar.store.sqlite import SQLiteStore
@@ -72,6 +73,8 @@ CREATE TABLE IF NOT EXISTS player_history (
     ref_id    INTEGER NOT NULL,
     PRIMARY KEY (player_id, at, kind, ref_id)
 ) WITHOUT ROWID;
+-- For the retention sweep, which drops the entries of dropped trades and offers by id.
+CREATE INDEX IF NOT EXISTS player_history_by_ref ON player_history (kind, ref_id);
 """
 
 _INDEX_TRADES = """
@@ -96,6 +99,7 @@ class SQLiteOffers:
         def _append(self, db: sqlite3.Connection, event: Event) -> None: ...
         def _load(self, db: sqlite3.Connection, player_id: int) -> PlayerState: ...
         def get_player(self, player_id: int) -> PlayerState: ...
+        def archived(self) -> Archived: ...
 
     # -- offers --------------------------------------------------------------------------
 
@@ -139,6 +143,8 @@ class SQLiteOffers:
     def get_offer(self, offer_id: int) -> Offer:
         rows = self._read("SELECT document FROM offers WHERE offer_id = ?", (offer_id,))
         if not rows:
+            if 0 < offer_id <= self.archived().offers:
+                raise ArchivedOffer(offer_id)
             raise UnknownOffer(offer_id)
         return Offer.from_document(orjson.loads(rows[0][0]))
 
@@ -244,12 +250,23 @@ class SQLiteOffers:
             " ORDER BY at DESC LIMIT ?",
             (player_id, before if before is not None else "~", limit + 1),
         )
-        entries = [self._entry(at, kind, ref_id) for at, kind, ref_id in rows[:limit]]
+        # An entry whose record the retention sweep dropped meanwhile is left out.
+        found = [self._entry(at, kind, ref_id) for at, kind, ref_id in rows[:limit]]
+        entries = [e for e in found if e is not None]
         more = len(rows) > limit
-        return HistoryPage(entries, entries[-1].at if more and entries else None)
+        cursor = rows[limit - 1][0] if more else None
+        archived = self.archived()
+        return HistoryPage(
+            entries, cursor, archived=cursor is None and (archived.trades or archived.offers) > 0
+        )
 
-    def _entry(self, at: str, kind: str, ref_id: int) -> HistoryEntry:
+    def _entry(self, at: str, kind: str, ref_id: int) -> HistoryEntry | None:
         if kind == "trade":
             rows = self._read("SELECT outcome FROM trades WHERE trade_id = ?", (ref_id,))
+            if not rows:
+                return None
             return HistoryEntry("trade", at, trade=outcome_from_document(orjson.loads(rows[0][0])))
-        return HistoryEntry("offer", at, offer=self.get_offer(ref_id))
+        try:
+            return HistoryEntry("offer", at, offer=self.get_offer(ref_id))
+        except (UnknownOffer, ArchivedOffer):
+            return None

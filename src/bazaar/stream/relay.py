@@ -16,8 +16,11 @@ fatal producer error) ends the session: the relay commits what was confirmed, th
 producer away, waits with exponential backoff and resends from the confirmed position.
 Meanwhile the API keeps writing to the outbox, which is the buffer.
 
-Entries are not released here: the lake's embedded ingest may still read the outbox
-(`store.release_outbox` is for whoever knows every consumer).
+The relay registers under its name before the first read and records its position at
+least every `heartbeat` seconds even when idle, so the server's retention sweeper releases
+only what it has delivered, and can tell a quiet relay from a dead one (store/retention.py).
+If the entries after its position were released meanwhile (it was dropped as a consumer),
+it stops with OutboxReleased instead of skipping them.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from typing import Any
 from bazaar.config import Settings
 from bazaar.domain.errors import BazaarError
 from bazaar.store.base import OutboxEntry, Store
+from bazaar.store.outbox import check_contiguous
 from bazaar.stream.kafka import BrokerProbe, BrokerUnavailable, KafkaSettings, ensure_topic
 
 log = logging.getLogger("bazaar.relay")
@@ -85,6 +89,7 @@ class OutboxRelay:
         commit_interval: float = 0.2,
         idle_wait: float = 0.02,
         stall_after: float = 3.0,
+        heartbeat: float = 5.0,
         backoff: tuple[float, float] = (0.5, 30.0),
         log_interval: float = 10.0,
     ) -> None:
@@ -96,6 +101,7 @@ class OutboxRelay:
         self.commit_interval = commit_interval
         self.idle_wait = idle_wait
         self.stall_after = stall_after
+        self.heartbeat = heartbeat
         self.backoff = backoff
         self.log_interval = log_interval
         self._lock = threading.Lock()
@@ -191,6 +197,7 @@ class OutboxRelay:
         from confluent_kafka import KafkaException, Producer
 
         position = self.store.consumer_position(self.consumer)
+        self.store.register_consumer(self.consumer, position)
         with self._lock:
             self._position = position
         if not self._topic_ready:
@@ -217,9 +224,10 @@ class OutboxRelay:
                 if self._failure is not None:
                     raise _DeliveryFailed(self._failure)
                 now = time.monotonic()
-                if confirmed > committed and (
-                    now - last_commit >= self.commit_interval or not self._pending
-                ):
+                if (
+                    confirmed > committed
+                    and (now - last_commit >= self.commit_interval or not self._pending)
+                ) or now - last_commit >= self.heartbeat:
                     self.store.commit_position(self.consumer, confirmed)
                     committed, last_commit = confirmed, now
                     with self._lock:
@@ -233,6 +241,7 @@ class OutboxRelay:
                     producer.poll(self.idle_wait)
                     continue
                 entries = self.store.read_outbox(read_after, self.read_limit)
+                check_contiguous(self.store, read_after, entries[0].seq if entries else None)
                 if entries:
                     self._produce(producer, topic, entries)
                     read_after = entries[-1].seq

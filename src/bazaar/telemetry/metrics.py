@@ -18,9 +18,11 @@ once and cached, so a trade costs three increments and one histogram observation
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import shutil
 import tempfile
+import time
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -196,6 +198,7 @@ class PipelineGauges:
         yield GaugeMetricFamily(
             "bazaar_outbox_head", "Highest outbox seq written so far", value=head
         )
+        yield from self._retention(head)
         if not self.consumers:
             return
         lag = GaugeMetricFamily(
@@ -221,12 +224,34 @@ class PipelineGauges:
             "Outbox entries not yet confirmed by every consumer",
             value=max(0, head - min(positions.values())),
         )
-        if "lake" in positions:
+        lakes = [c for c in positions if c == "lake" or c.startswith("lake:")]
+        if lakes:
             yield GaugeMetricFamily(
                 "bazaar_lake_freshness_seconds",
                 "How far the lake is behind the store: age of the oldest event it lacks",
-                value=self._age_after(positions["lake"], head),
+                value=self._age_after(positions[lakes[0]], head),
             )
+
+    def _retention(self, head: int) -> Iterator[Any]:
+        """What the outbox still holds, and how long each registered consumer has been
+        silent (alert when it passes serve's --consumer-timeout: store/retention.py)."""
+        from prometheus_client.core import GaugeMetricFamily
+
+        yield GaugeMetricFamily(
+            "bazaar_outbox_held_events",
+            "Outbox entries not yet released (every registered consumer passed + retention)",
+            value=max(0, head - self.store.outbox_released()),
+        )
+        silent = GaugeMetricFamily(
+            "bazaar_outbox_consumer_silent_seconds",
+            "Seconds since a registered outbox consumer last recorded its position"
+            " (+Inf: never, on a file from before consumers were timed)",
+            labels=["consumer"],
+        )
+        now = time.time()
+        for c in self.store.consumers():
+            silent.add_metric([c.name], now - c.seen_at if c.seen_at > 0 else math.inf)
+        yield silent
 
     def _age_after(self, position: int, head: int) -> float:
         return 0.0 if position >= head else age_after(self.store, position)
