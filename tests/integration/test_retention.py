@@ -214,7 +214,7 @@ def test_durations_parse(text: str, seconds: float) -> None:
 
 @pytest.mark.parametrize("text", ["", "1w", "-2s", "0s", "soon"])
 def test_bad_durations_are_refused_with_examples(text: str) -> None:
-    with pytest.raises(ValueError, match="30s|zero"):
+    with pytest.raises(ValueError, match=r"30s|zero"):
         parse_duration(text, "--outbox-retention")
 
 
