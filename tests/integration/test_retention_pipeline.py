@@ -74,11 +74,21 @@ def assert_lake_exactly_once(lake: Path, head: int) -> None:
     assert not missing, f"{len(missing)} of {head} events never landed, e.g. {sorted(missing)[:5]}"
 
 
-def wait_until(check: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
+def wait_until(
+    check: Callable[[], bool],
+    what: str,
+    timeout: float = 180.0,
+    state: Callable[[], object] = lambda: "",
+) -> None:
+    """Generous timeouts: the machine may be shared, and everything here is 3-4 processes."""
     deadline = time.monotonic() + timeout
     while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what} {state()}"
         time.sleep(0.1)
+
+
+def positions(store: Store) -> Callable[[], object]:
+    return lambda: (store.outbox_head(), store.outbox_released(), store.consumers())
 
 
 class Process:
@@ -275,7 +285,12 @@ def test_sigkill_of_relay_ingest_and_server_mid_release_loses_and_doubles_nothin
             return lambda: store.outbox_released() > seq
 
         for victim in ("relay", "ingest", "server"):
-            wait_until(releasing_past(store.outbox_released() + 200), f"releases ({victim})")
+            wait_until(
+                releasing_past(store.outbox_released() + 200),
+                f"releases ({victim}; processes alive:"
+                f" {[p.alive() for p in (forwarder, follower, server)]})",
+                state=positions(store),
+            )
             if victim == "relay":
                 forwarder.signal(signal.SIGKILL)
                 forwarder = relay(store_url, kafka_broker, topic).start()
@@ -286,7 +301,9 @@ def test_sigkill_of_relay_ingest_and_server_mid_release_loses_and_doubles_nothin
                 server.signal(signal.SIGKILL)
                 server, current[0] = serve(store_url)
                 server.start()
-        wait_until(releasing_past(store.outbox_released() + 200), "releases after the kills")
+        wait_until(
+            releasing_past(store.outbox_released() + 200), "releases after", state=positions(store)
+        )
         stop.set()
         sender.join(timeout=10)
         head = store.outbox_head()

@@ -75,6 +75,7 @@ _ERROR_TEXT = {
     404: "unknown id (an id that is not 1 to 2^63-1 in ASCII digits is unknown too)",
     408: "the request head, or its body, did not arrive within the request timeout",
     409: "offer not open (accepted, declined, cancelled, expired or failed)",
+    410: "existed, but left the store after its retention (reason archived); the lake holds it",
     413: "body over 64 KiB",
     415: "a body that is not Content-Type: application/json",
     422: "malformed input (reason and field say what; duplicate_key for a key sent twice)",
@@ -289,9 +290,15 @@ def openapi_document() -> dict[str, Any]:
                 "/trades/{trade_id}": {
                     "get": {
                         "summary": "A recorded trade, accepted or rejected",
+                        "description": "Trades older than the server's --trade-retention come"
+                        " from the lake when the server has one (marked source: lake),"
+                        " else 410.",
                         "parameters": [_id_param("trade_id")],
                         "security": _BEARER,
-                        "responses": {"200": {"description": "the trade"}, **_errors(403, 404)},
+                        "responses": {
+                            "200": {"description": "the trade"},
+                            **_errors(403, 404, 410),
+                        },
                     }
                 },
                 "/catalog": {
