@@ -222,3 +222,21 @@ def test_trade_retention_never_shorter_than_the_idempotency_window() -> None:
     with pytest.raises(ValueError, match="idempotency window"):
         RetentionPolicy.parse(trades="1h", idempotency_window="48h")
     assert RetentionPolicy.parse(trades="2s", idempotency_window="2s").trades == 2.0
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--trade-retention", "1h"], "idempotency window"),
+        (["--outbox-retention", "soon"], "--outbox-retention: 'soon' is not a duration"),
+    ],
+)
+def test_serve_refuses_retentions_it_cannot_keep(
+    flags: list[str], message: str, tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bazaar.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["serve", "--store", f"sqlite:///{tmp_path}/b.db", *flags])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err.replace("\n", " ")
