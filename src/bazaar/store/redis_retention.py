@@ -6,8 +6,9 @@ Keys (besides the store's):
     {bazaar}:retention:marks    zset   "at|outbox head|trade head|offer head|clock", score: at
     {bazaar}:trades:archived    string highest trade id dropped (get_trade answers "archived"
                                        for a missing id up to it, "unknown" above it)
-    {bazaar}:offers:archived    string highest offer id swept; open offers at or below it
-    {bazaar}:offers:held        set    ... wait here until they resolve
+    {bazaar}:offers:archived    string highest offer id swept
+    {bazaar}:offers:held        set    offer ids at or below it still open then: looked at
+                                       again by every sweep until they resolve
     {bazaar}:retention:history  string last player id whose history set was swept (the
                                        sweep goes round the players a slice at a time)
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 _TRADE_SLICE = 20_000  # ids per script run: ~5 ms of Redis time
 _HISTORY_SLICE = 200  # players whose history set one sweep visits
+_OFFER_SLICE = 10_000  # offers one sweep looks at (each a round trip's worth of reads)
 
 # KEYS: marks, outbox seq, trade seq, offer seq, clock.  ARGV: at.  The heads are read in the
 # same step, so the mark is one consistent instant of the store.
@@ -168,7 +170,7 @@ class RedisRetention:
 
         raw_from, held = self._call("drop offers", candidates)
         start = int(raw_from or 0)
-        upto = min(mark.offer, start + budget)
+        upto = min(mark.offer, start + min(budget, _OFFER_SLICE))
         ids = sorted({int(h) for h in held} | set(range(start + 1, upto + 1)))
         if not ids:
             return 0
