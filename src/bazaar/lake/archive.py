@@ -13,11 +13,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from bazaar.domain.clock import format_instant
+from bazaar.domain.errors import StoreUnavailable
 from bazaar.lake.tables import REJECTED_TRADES, TRADE_ITEMS, TRADES
 from bazaar.lake.writer import normalise_root, table_uri
 
@@ -32,9 +34,12 @@ class LakeArchive:
     def _rows(self, table: str, trade_id: int) -> list[dict[str, Any]]:
         try:
             dt = DeltaTable(table_uri(self.root, table), storage_options=self.storage_options)
-        except (TableNotFoundError, DeltaError):
-            return []
-        found = dt.to_pyarrow_dataset().to_table(filter=pc.field("trade_id") == trade_id)
+            found = dt.to_pyarrow_dataset().to_table(filter=pc.field("trade_id") == trade_id)
+        except TableNotFoundError:
+            return []  # no event of this kind has landed yet
+        except (DeltaError, OSError, pa.ArrowException) as exc:
+            # 503 with Retry-After, as when the store is away: the record exists somewhere.
+            raise StoreUnavailable(f"the lake at {self.root} cannot be read: {exc}") from exc
         rows: list[dict[str, Any]] = found.to_pylist()
         return rows
 
