@@ -94,8 +94,10 @@ class RetentionPolicy:
 
     @property
     def interval(self) -> float:
-        """Seconds between sweeps: a quarter of the shortest retention, within 0.5-10 s."""
-        return min(10.0, max(0.5, min(self.outbox, self.trades) / 4))
+        """Seconds between sweeps: a twentieth of the shortest retention, within 0.5-10 s.
+        What is kept runs from the retention to about retention + 2 intervals (the mark's
+        resolution and the wait for the next sweep), so short sweeps keep it level."""
+        return min(10.0, max(0.5, min(self.outbox, self.trades) / 20))
 
 
 @dataclass(frozen=True, slots=True)
