@@ -240,3 +240,26 @@ def test_serve_refuses_retentions_it_cannot_keep(
         main(["serve", "--store", f"sqlite:///{tmp_path}/b.db", *flags])
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err.replace("\n", " ")
+
+
+def test_health_and_metrics_report_a_stale_consumer(store: Store) -> None:
+    from starlette.testclient import TestClient
+
+    from bazaar.api.app import combined_health, create_app
+    from bazaar.store.retention import outbox_health
+    from tests.integration.test_metrics import samples, total
+
+    policy = RetentionPolicy(outbox=1.0, trades=1.0, consumer_timeout=0.3, idempotency_window=1)
+    a, b = _players(store)
+    store.execute_trade(_gift(a, b))
+    store.register_consumer("lake:/gone", 1)
+    health = combined_health(lambda: outbox_health(store, policy))
+    with TestClient(create_app(store, health_provider=health)) as client:
+        assert client.get("/health").json()["status"] == "ok"
+        time.sleep(0.5)  # longer than the consumer timeout
+        doc = client.get("/health").json()
+        assert doc["status"] == "degraded" and "lake:/gone" in doc["degraded"][0]
+        assert doc["outbox"]["held"] == 3 and doc["outbox"]["held_by"] == "lake:/gone"
+        found = samples(client.get("/metrics").text)
+    assert total(found, "bazaar_outbox_held_events") == 3
+    assert total(found, "bazaar_outbox_consumer_silent_seconds", consumer="lake:/gone") >= 0.5
