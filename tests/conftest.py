@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -8,7 +9,16 @@ import pytest
 from bazaar.domain.catalog import Catalog, load_catalog
 from bazaar.store.base import Store
 from tests.support.broker import kafka_broker  # noqa: F401 - the session's Kafka broker
+from tests.support.clock_ahead import check_clock_ahead
 from tests.support.stores import STORE_KINDS, open_url
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    ahead = os.environ.get("BAZAAR_CLOCK_AHEAD")
+    if ahead:
+        problem = check_clock_ahead(ahead)
+        if problem is not None:
+            raise pytest.UsageError(problem)
 
 
 @pytest.fixture(scope="session")
