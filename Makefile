@@ -37,12 +37,14 @@ test: $(STAMP)
 	$(BIN)/pytest -q
 	$(MAKE) --no-print-directory test-ahead
 
-# The suite once more with every clock moved $(AHEAD): Python's, the redis-server's, the
-# broker's and Spark's JVM (libfaketime is preloaded into each process the tests start), so
-# a test pinned to a date fails today instead of on the day the calendar passes it.
-# tests/conftest.py refuses to run if BAZAAR_CLOCK_AHEAD is set but the clock is not ahead.
+# The suite once more with every clock moved $(AHEAD): each Python process the tests start
+# (through tests/support/clock_ahead_site/sitecustomize.py) and the redis-server (through
+# libfaketime), so a test pinned to a date fails today instead of on the day the calendar
+# passes it. tests/conftest.py refuses to run if the clock did not move.
 test-ahead: $(STAMP) faketime
-	BAZAAR_CLOCK_AHEAD='$(AHEAD)' faketime -f '$(AHEAD)' $(BIN)/pytest -q -p no:cacheprovider
+	BAZAAR_CLOCK_AHEAD='$(AHEAD)' \
+	PYTHONPATH='$(CURDIR):$(CURDIR)/tests/support/clock_ahead_site' \
+	$(BIN)/pytest -q -p no:cacheprovider
 
 # Debian's faketime (libfaketime); installed when missing, as CI (root) can.
 faketime:

@@ -21,6 +21,7 @@ import pytest
 import redis
 
 from bazaar.cli.common import free_port
+from tests.support.clock_ahead import faketime_environ
 
 DATABASES = 16
 
@@ -52,6 +53,7 @@ class RedisServer:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env={**os.environ, **faketime_environ()},  # test-ahead moves Redis's TIME too
         )  # fmt: skip
         self._dbs = itertools.cycle(range(DATABASES))
         client = redis.Redis(port=self.port, socket_timeout=2)
