@@ -35,7 +35,6 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest -q
-	$(MAKE) --no-print-directory test-ahead
 
 # The suite once more with every clock moved $(AHEAD): each Python process the tests start
 # (through tests/support/clock_ahead_site/sitecustomize.py) and the redis-server (through
