@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bazaar.analytics.economy import economy
 from bazaar.analytics.engines import open_engine
-from bazaar.analytics.questions import ask
+from bazaar.analytics.questions import AskOptions, ask
 from bazaar.analytics.report import render_report
 from bazaar.api.embedded import EmbeddedServer
 from bazaar.domain.catalog import load_catalog
@@ -152,9 +153,12 @@ def run_showcase(
             engine = open_engine("duckdb", paths.lake, catalog=catalog)
             answers = ask(engine, ["all"])
         with _phase(phases, "write report"):
-            paths.report.write_text(
-                render_report(answers, lake=str(paths.lake), engine="duckdb", at=None), "utf-8"
+            series = economy(engine, AskOptions(), answers)
+            engine.close()
+            html = render_report(
+                answers, lake=str(paths.lake), engine="duckdb", at=None, economy=series
             )
+            paths.report.write_text(html, "utf-8")
             paths.truth.write_text(json.dumps(simulation.truth, indent=2) + "\n", "utf-8")
     finally:
         store.close()

@@ -33,7 +33,14 @@ class OneTo:
     n: int
 
 
-SqlValue = bool | int | float | datetime | OneTo
+@dataclass(frozen=True, slots=True)
+class Ids:
+    """A list of integer ids for `x IN $ids` (an empty list matches nothing)."""
+
+    values: tuple[int, ...]
+
+
+SqlValue = bool | int | float | datetime | OneTo | Ids
 
 
 @cache
@@ -69,6 +76,8 @@ def literal(value: SqlValue) -> str:
             raise AnalyticsError("a sequence needs at least one element")
         rows = ", ".join(f"({k})" for k in range(1, value.n + 1))
         return f"(VALUES {rows}) AS seq(k)"
+    if isinstance(value, Ids):
+        return "(" + (", ".join(str(int(v)) for v in value.values) or "NULL") + ")"
     raise AnalyticsError(f"unsupported SQL parameter type {type(value).__name__}")
 
 

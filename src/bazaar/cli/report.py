@@ -15,8 +15,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "report",
         summary="write an HTML report of every question, insight and exploit check",
         description=(
-            "Answer every question on the lake and write one HTML file with charts and "
-            "tables; it needs no network to open."
+            "Answer every question on the lake and write one HTML file: the economy over "
+            "time (activity, rejections by reason, money supply, faucets and sinks, prices "
+            "per item) in time buckets fitted to the run, the breakdown by player class, "
+            "exploit evidence, and a section per suspect and top trader with its holdings "
+            "over time. Its charts' JavaScript (plotly.js) is inside the file, so it opens "
+            "offline and loads nothing from another host."
         ),
         example="bazaar report --lake bazaar-data/lake --out report.html",
     )
@@ -26,6 +30,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bazaar.analytics.economy import economy
     from bazaar.analytics.engines import open_engine
     from bazaar.analytics.questions import ask
     from bazaar.analytics.report import render_report
@@ -40,11 +45,12 @@ def run(args: argparse.Namespace) -> int:
         )
         try:
             answers = ask(engine, ["all"], options)
+            series = economy(engine, options, answers)
         finally:
             engine.close()
     except BazaarError as exc:
         fail(exc.detail)
-    html = render_report(answers, lake=lake, engine=args.engine, at=args.at)
+    html = render_report(answers, lake=lake, engine=args.engine, at=args.at, economy=series)
     try:
         Path(args.out).write_text(html, encoding="utf-8")
     except OSError as exc:
