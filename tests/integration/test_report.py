@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -77,7 +78,7 @@ def _report(lake: Path, out: Path, *extra: str) -> ReportPage:
     return read_report(out.read_text("utf-8"))
 
 
-def _last(spec: dict, trace: str) -> object:
+def _last(spec: dict[str, Any], trace: str) -> object:
     return next(t for t in spec["data"] if t["name"] == trace)["y"][-1]
 
 

@@ -45,9 +45,9 @@ class _Reader(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._script is not None and self._script.get("id") == "chart-specs":
             self.page.specs = json.loads(data)
-        if self._script is None or "Plotly.newPlot" in data:
-            self._outside.append(data)
-        elif self._script.get("type") == "application/json":
+        # Everything but plotly.js itself: markup, the specs, the drawing loop.
+        script = self._script
+        if script is None or "Plotly.newPlot" in data or script.get("type") == "application/json":
             self._outside.append(data)
 
     def handle_endtag(self, tag: str) -> None:
