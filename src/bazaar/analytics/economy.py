@@ -59,6 +59,14 @@ def _by_player(found: list[dict[str, Json]]) -> dict[int, list[dict[str, Json]]]
     return grouped
 
 
+def lake_span(engine: Engine) -> tuple[int, int] | None:
+    """The first and last event instants the lake holds (epoch microseconds), or None."""
+    bounds = run_query(engine, "report_bounds", AskOptions().params())[0]
+    if bounds["first_us"] is None:
+        return None
+    return int(bounds["first_us"]), int(bounds["last_us"])
+
+
 def economy(engine: Engine, options: AskOptions, answers: Mapping[str, Json]) -> dict[str, Any]:
     """Everything the report charts beyond the questions' answers (plain JSON data)."""
     bounds = run_query(engine, "report_bounds", options.params())[0]

@@ -157,6 +157,14 @@ class DuckDBEngine:
         except self._error as exc:
             raise AnalyticsError(f"duckdb: {exc}") from exc
 
+    def statements(self, text: str) -> list[str]:
+        """The statements in `text`, split by DuckDB's own parser (a `;` inside a string
+        literal does not end a statement)."""
+        try:
+            return [str(s.query).strip() for s in self._con.extract_statements(text)]
+        except self._error as exc:
+            raise AnalyticsError(f"duckdb: {exc}") from exc
+
     def close(self) -> None:
         self._con.close()
 

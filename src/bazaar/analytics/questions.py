@@ -108,7 +108,12 @@ def item_velocity(engine: Engine, options: AskOptions) -> Json:
 
 def wealth_gini(engine: Engine, options: AskOptions) -> Json:
     n = max(1, options.buckets)
-    return run_query(engine, "wealth_gini", options.params(buckets=n, moments=OneTo(n)))
+    found = run_query(engine, "wealth_gini", options.params(buckets=n, moments=OneTo(n)))
+    for row in found:  # summed as doubles for the Gini; the totals are whole gold pieces
+        for total in ("gold", "items_value"):
+            if row[total] is not None:
+                row[total] = round(row[total])
+    return found
 
 
 def top_traders(engine: Engine, options: AskOptions) -> Json:

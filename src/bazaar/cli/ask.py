@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from bazaar.cli.common import add_command, fail, out
+from bazaar.cli.common import add_command, console, fail, out
 from bazaar.config import DEFAULT_DATA_DIR, Settings
 
 DEFAULT_LAKE = str(DEFAULT_DATA_DIR / "lake")
@@ -78,6 +78,31 @@ def options_from(args: argparse.Namespace) -> Any:
     )
 
 
+def warn_outside_lake(engine: Any, options: Any) -> None:
+    """`--at` before the lake's first event answers nothing; after its last, the same as no
+    `--at`: both are usually a typo or a wrong lake, so say so (on stderr)."""
+    if options.at is None:
+        return
+    from bazaar.analytics.economy import lake_span
+    from bazaar.analytics.timebuckets import instant
+    from bazaar.domain.clock import micros
+
+    span = lake_span(engine)
+    at = micros(options.at)
+    if span is None:
+        console.print("[yellow]warning:[/] the lake holds no events yet: every answer is empty")
+    elif at < span[0]:
+        console.print(
+            f"[yellow]warning:[/] --at is before the lake's first event ({instant(span[0])} "
+            "UTC): every answer is empty"
+        )
+    elif at > span[1]:
+        console.print(
+            f"[yellow]warning:[/] --at is after the lake's last event ({instant(span[1])} "
+            "UTC): the answers equal those without --at"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     from bazaar.analytics.engines import open_engine
     from bazaar.analytics.questions import ask, resolve
@@ -94,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
             spark_master=args.spark_master,
         )
         try:
+            warn_outside_lake(engine, options)
             answers = ask(engine, names, options)
         finally:
             engine.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import socket
 import sys
@@ -14,8 +15,18 @@ from typing import Any, NoReturn
 
 from rich.console import Console
 
-console = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+
+def _console(stderr: bool = False) -> Console:
+    """A console that never cuts tables to 80 columns when its output is a pipe or a file
+    (rich's default there): as wide as the content, unless COLUMNS says otherwise."""
+    made = Console(stderr=stderr, highlight=False)
+    if not made.is_terminal and not os.environ.get("COLUMNS"):
+        made.width = 10_000
+    return made
+
+
+console = _console(stderr=True)
+out = _console()
 
 
 def add_command(

@@ -14,7 +14,6 @@ from bazaar.cli.common import (
     export_metrics,
     fail,
     out,
-    progress_due,
     stop_on_signals,
 )
 from bazaar.config import DEFAULT_DATA_DIR, Settings
@@ -118,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
 
         return run_spark(args)
     from bazaar.domain.errors import BazaarError
-    from bazaar.lake.ingest import EventSource, Ingest, IngestSummary
+    from bazaar.lake.ingest import EventSource, Ingest
     from bazaar.lake.sources import (
         DEFAULT_GROUP,
         DEFAULT_TOPIC,
@@ -154,30 +153,28 @@ def run(args: argparse.Namespace) -> int:
 
     stop = stop_on_signals()  # the batch in hand lands before ingest exits
     configure_logging(args.log_format or "text", args.log_level or "warning")
-    due = progress_due(args.quiet)
+    from bazaar.cli.ingest_progress import IngestProgress
 
-    def progress(summary: IngestSummary) -> None:
-        if due():
-            console.print(
-                f"[dim]ingest[/] {summary.events:,} events ({summary.events_per_second:,.0f}/s), "
-                f"{summary.flushes} flushes, last {summary.last_flush_seconds * 1000:.0f} ms, "
-                f"trades {summary.rows['trades']:,}, dead letters {summary.dead_letters}"
-            )
-
+    watch = IngestProgress(source, follow=args.follow, quiet=args.quiet)
     mode = "following" if args.follow else "draining"
     if not args.quiet:
         console.print(f"ingest: {mode} {source.describe()} into [bold]{root}[/]")
+        if args.kafka:
+            console.print(
+                "ingest: joining the consumer group; events flow once partitions are assigned"
+            )
     ingest = Ingest(
         source,
         writer,
         flush_events=args.flush_events,
         flush_seconds=args.flush_seconds,
-        on_flush=progress,
+        on_flush=watch.on_flush,
     )
     if args.metrics_port:
         _export_metrics(args.metrics_port, ingest)
     try:
-        summary = ingest.run(follow=args.follow, stop=stop)
+        with watch:
+            summary = ingest.run(follow=args.follow, stop=stop)
     except BazaarError as exc:
         fail(str(exc), code=1)
     finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bazaar.cli.common import add_command, fail, out
+from bazaar.cli.common import add_command, console, fail, out
 from bazaar.cli.ingest import add_lake_flags, lake_root, parse_options
 from bazaar.config import Settings
 
@@ -88,4 +88,11 @@ def run(args: argparse.Namespace) -> int:
     out.print(table)
     if not done:
         out.print("no lake tables found (run `bazaar ingest` first)")
+    elif args.action == "compact" and any(m.removed for m in done):
+        # Compaction only marks the small files removed: they stay on disk for time travel.
+        console.print(
+            f"the {sum(m.removed for m in done):,} replaced files stay on disk until vacuumed; "
+            f"to free the space: bazaar lake vacuum --lake {root} (keeps 168 h of history; "
+            "--dry-run lists first)"
+        )
     return 0

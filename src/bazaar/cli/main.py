@@ -11,7 +11,10 @@ from collections.abc import Sequence
 from bazaar import __version__
 
 # Modules under bazaar.cli, each with register(subparsers). Order is the help's order.
-COMMANDS = ["serve", "demo", "ingest", "lake", "simulate", "relay", "outbox", "ask", "report"]
+COMMANDS = [
+    "serve", "demo", "ingest", "lake", "simulate", "relay", "outbox", "ask", "report", "sql",
+    "keys",
+]  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

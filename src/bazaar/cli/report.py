@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bazaar.cli.ask import add_analytics_flags, lake_of, options_from
+from bazaar.cli.ask import add_analytics_flags, lake_of, options_from, warn_outside_lake
 from bazaar.cli.common import add_command, console, fail
 
 
@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
             args.engine, lake, catalog=load_catalog(args.catalog), spark_master=args.spark_master
         )
         try:
+            warn_outside_lake(engine, options)
             answers = ask(engine, ["all"], options)
             series = economy(engine, options, answers)
         finally:

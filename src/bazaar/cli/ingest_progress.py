@@ -1,0 +1,78 @@
+"""What `bazaar ingest` tells its operator while it runs: what it is waiting for (a Kafka
+partition assignment, new events) and, after each landing, the current rate and lag.
+
+Rates are measured since the previous progress line, not averaged since start: a follower
+that has run for a day at rest shows 0/s, not its first minute's catch-up speed. The lag is
+asked of the source on the ingest thread (in the landing callback), never from the watcher,
+because neither a Kafka consumer nor a SQLite connection may be used from two threads.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from bazaar.cli.common import console, progress_due
+
+WAITING_NOTICE_SECONDS = 5.0  # silence after which the watcher says what ingest waits for
+
+
+class IngestProgress:
+    def __init__(self, source: Any, *, follow: bool, quiet: bool) -> None:
+        self.source = source
+        self.follow = follow
+        self.quiet = quiet
+        self._due = progress_due(quiet)
+        self._events = 0
+        self._at = time.monotonic()
+        self._last_landing = time.monotonic()
+        self._caught_up = False
+        self._stop = threading.Event()
+
+    def on_flush(self, summary: Any) -> None:
+        self._last_landing = time.monotonic()
+        if not self._due():
+            return
+        now = time.monotonic()
+        rate = (summary.events - self._events) / max(now - self._at, 1e-6)
+        self._events, self._at = summary.events, now
+        lag = self.source.lag()
+        state = "" if lag is None else ("caught up" if lag == 0 else "catching up")
+        lag_text = "unknown" if lag is None else f"{lag:,} events"
+        console.print(
+            f"[dim]ingest[/] {summary.events:,} events landed, now {rate:,.0f}/s, lag "
+            f"{lag_text}{f' ({state})' if state else ''}; last commit "
+            f"{summary.last_flush_seconds * 1000:.0f} ms, dead letters {summary.dead_letters}"
+        )
+        if lag == 0 and not self._caught_up and self.follow:
+            console.print("ingest: caught up; following new events")
+        self._caught_up = lag == 0
+
+    def _waiting(self) -> str | None:
+        assignments = getattr(self.source, "assignments", None)
+        if assignments is not None and not assignments:
+            return (
+                "ingest: waiting for a partition assignment from the consumer group "
+                "(joining takes about half of session.timeout.ms; lower it with "
+                "--kafka-option session.timeout.ms=6000)"
+            )
+        if self.follow and time.monotonic() - self._last_landing >= WAITING_NOTICE_SECONDS:
+            return "ingest: waiting for new events (nothing arrived in the last 5 s)"
+        return None
+
+    def _watch(self) -> None:
+        said: str | None = None
+        while not self._stop.wait(WAITING_NOTICE_SECONDS):
+            notice = self._waiting()
+            if notice and notice != said:  # once per kind of wait, not every 5 s
+                console.print(notice)
+            said = notice
+
+    def __enter__(self) -> IngestProgress:
+        if not self.quiet:
+            threading.Thread(target=self._watch, name="ingest-progress", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
