@@ -52,18 +52,22 @@ class IngestProgress:
     def _waiting(self) -> str | None:
         assignments = getattr(self.source, "assignments", None)
         if assignments is not None and not assignments:
+            if time.monotonic() - self._last_landing < 2.0:
+                return None  # a quick join needs no notice
             return (
                 "ingest: waiting for a partition assignment from the consumer group "
                 "(joining takes about half of session.timeout.ms; lower it with "
                 "--kafka-option session.timeout.ms=6000)"
             )
         if self.follow and time.monotonic() - self._last_landing >= WAITING_NOTICE_SECONDS:
-            return "ingest: waiting for new events (nothing arrived in the last 5 s)"
+            return (
+                f"ingest: waiting for new events (none in the last {WAITING_NOTICE_SECONDS:.0f} s)"
+            )
         return None
 
     def _watch(self) -> None:
         said: str | None = None
-        while not self._stop.wait(WAITING_NOTICE_SECONDS):
+        while not self._stop.wait(1.0):
             notice = self._waiting()
             if notice and notice != said:  # once per kind of wait, not every 5 s
                 console.print(notice)
