@@ -506,3 +506,26 @@ def test_report_is_one_self_contained_html_file(scenario: Scenario, tmp_path: Pa
     for heading in ("q1", "q4", "Most active traders", "lopsided_trades", "conservation"):
         assert heading in html
     assert "alice" in html and "dave" in html
+
+
+def test_report_series_are_the_same_on_both_engines(scenario: Scenario) -> None:
+    from bazaar.analytics.economy import economy
+
+    series = {}
+    for name in ENGINES:
+        engine = _engine(name, scenario.lake)
+        try:
+            answers = ask(engine, ["top_traders", "q3", "q4", "exploits"])
+            series[name] = economy(engine, AskOptions(), answers)
+        finally:
+            engine.close()
+    duck, spark = series["duckdb"], series["spark"]
+    assert duck["buckets"] == spark["buckets"] and duck["buckets"].count >= 1
+    for key in ("activity", "rejections", "supply", "flows", "classes", "players",
+                "player_states", "player_items", "player_partners"):  # fmt: skip
+        assert duck[key] == spark[key], key
+    assert len(duck["prices"]) == len(spark["prices"])
+    for d, s in zip(duck["prices"], spark["prices"], strict=True):
+        assert d == {**s, "mean_price": pytest.approx(s["mean_price"])}
+    assert sum(f["gold"] for f in duck["flows"]) == sum(r["gold_change"] for r in duck["supply"])
+    assert set(duck["players"]) == set(scenario.ids.values())  # all four traded
