@@ -141,17 +141,25 @@ def test_ingest_says_what_it_waits_for_with_rate_and_lag(tmp_path: Path) -> None
     for _ in range(3):
         accepted(trade(store, a, b, gold_1=1))
     store.close()
-    follow = subprocess.Popen(
-        [sys.executable, "-m", "bazaar", "ingest", "--store", f"sqlite:///{tmp_path / 'b.db'}",
-         "--lake", str(tmp_path / "lake"), "--follow"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={k: v for k, v in os.environ.items() if k != "COLUMNS"},
-    )  # fmt: skip
-    try:
-        time.sleep(8)  # one landing, then 5 s with nothing new
-    finally:
-        follow.send_signal(signal.SIGTERM)
-        _, err = follow.communicate(timeout=60)
+    log = tmp_path / "ingest.err"
+    with log.open("w") as stderr:
+        follow = subprocess.Popen(
+            [sys.executable, "-m", "bazaar", "ingest", "--store", f"sqlite:///{tmp_path / 'b.db'}",
+             "--lake", str(tmp_path / "lake"), "--follow"],
+            stdout=subprocess.DEVNULL, stderr=stderr, text=True,
+            env={k: v for k, v in os.environ.items() if k != "COLUMNS"},
+        )  # fmt: skip
+        try:
+            # one landing, then 5 s with nothing new: wait for the notice rather than a fixed
+            # time, which a loaded machine's slow start would outrun
+            deadline = time.monotonic() + 90
+            while "waiting for new events" not in log.read_text():
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+        finally:
+            follow.send_signal(signal.SIGTERM)
+            follow.wait(timeout=60)
+    err = log.read_text()
     assert follow.returncode == 0, err
     assert "5 events landed, now " in err and "/s, lag 0 events (caught up)" in err
     assert "caught up; following new events" in err
