@@ -29,6 +29,7 @@ _DUCKDB_MACROS = (
     "CREATE MACRO timestamp_micros(n) AS make_timestamp(n)",
     "CREATE MACRO shiftleft(x, n) AS x << n",
     "CREATE MACRO shiftright(x, n) AS x >> n",
+    "CREATE MACRO collect_set(x) AS list(DISTINCT x)",
 )
 
 

@@ -19,23 +19,13 @@ import pyarrow as pa
 
 from bazaar.analytics.engines import Engine
 from bazaar.analytics.sql import AnalyticsError, OneTo, SqlValue, render
+from bazaar.analytics.thresholds import ExploitThresholds
 from bazaar.domain.clock import format_instant, parse_instant
 
 # "Ever": a cut-off after any event (Spark's and DuckDB's timestamps both reach year 9999).
 END_OF_TIME = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 
 Json = Any  # what json.dumps accepts
-
-
-@dataclass(frozen=True, slots=True)
-class ExploitThresholds:
-    lopsided_ratio: float = 5.0  # one side gives >= ratio x what it receives
-    lopsided_min_trades: int = 3  # ... this often, to the same beneficiary
-    funnel_min_sources: int = 3  # distinct players value flowed in from
-    funnel_min_value: int = 1_000  # net value taken in
-    funnel_max_return: float = 0.1  # given back, as a fraction of what was taken in
-    wash_window_seconds: int = 3600  # A->B then B->A of the same item within this
-    wash_min_cycles: int = 3  # round trips per pair
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +139,12 @@ def _exploits(engine: Engine, options: AskOptions) -> Json:
     return find_exploits(engine, options)
 
 
+def _prices(engine: Engine, options: AskOptions) -> Json:
+    from bazaar.analytics.prices import market_prices
+
+    return market_prices(engine, options)
+
+
 @dataclass(frozen=True, slots=True)
 class Question:
     id: str
@@ -168,6 +164,7 @@ QUESTIONS: dict[str, Question] = {
         Question("wealth_gini", "Inequality of gold and item wealth over time (Gini)", wealth_gini),
         Question("top_traders", "Most active traders", top_traders),
         Question("trade_graph", "Trade graph summary", trade_graph),
+        Question("prices", "Market prices (median gold per unit sold)", _prices),
         Question("exploits", "Exploit detectors", _exploits),
     )
 }

@@ -40,7 +40,18 @@ class Ids:
     values: tuple[int, ...]
 
 
-SqlValue = bool | int | float | datetime | OneTo | Ids
+@dataclass(frozen=True, slots=True)
+class PriceList:
+    """Per-unit prices by item, as a relation `prices(item_id, price)` (DOUBLE prices).
+
+    Detectors value item lines at market prices computed by an earlier query; passing the
+    few dozen prices back as an inline VALUES list keeps every detector one SQL text that
+    both engines read the same."""
+
+    prices: tuple[tuple[int, float], ...]
+
+
+SqlValue = bool | int | float | datetime | OneTo | Ids | PriceList
 
 
 @cache
@@ -78,6 +89,12 @@ def literal(value: SqlValue) -> str:
         return f"(VALUES {rows}) AS seq(k)"
     if isinstance(value, Ids):
         return "(" + (", ".join(str(int(v)) for v in value.values) or "NULL") + ")"
+    if isinstance(value, PriceList):
+        # An exponent makes a DOUBLE literal in both engines (a plain 1.5 is a DECIMAL).
+        cells = [f"({int(i)}, {float(p):.17e})" for i, p in value.prices if math.isfinite(p)]
+        if not cells:
+            cells = ["(CAST(NULL AS BIGINT), CAST(NULL AS DOUBLE))"]
+        return f"(VALUES {', '.join(cells)}) AS prices(item_id, price)"
     raise AnalyticsError(f"unsupported SQL parameter type {type(value).__name__}")
 
 

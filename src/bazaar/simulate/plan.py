@@ -18,6 +18,8 @@ class SimulationPlan:
     trades: int = 10_000
     seed: int = 0
     exploiters: int = 0  # labelled bad actors of EACH kind
+    # kinds (and `kind:variant`s) they play: exploits.parse_exploit_kinds
+    exploit_kinds: tuple[str, ...] = ("gold_funnel", "wash_trading", "lopsided_trader")
     mistake_rate: float = 0.02  # honest trades that ask for more than a player holds
 
     def __post_init__(self) -> None:

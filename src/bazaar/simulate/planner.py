@@ -25,7 +25,8 @@ from typing import Any
 
 from bazaar.domain.catalog import Catalog
 from bazaar.simulate.behaviour import HonestTrading, Proposal
-from bazaar.simulate.exploits import Episode, ExploitScript, cast_exploiters
+from bazaar.simulate.exploit_moves import ExploitScript
+from bazaar.simulate.exploits import Episode, cast_exploiters
 from bazaar.simulate.holdings import ACCEPTED, Ledger
 from bazaar.simulate.plan import PlannedTrade, SimulationPlan
 from bazaar.simulate.population import Resident, draw_population
@@ -53,7 +54,9 @@ class TradePlanner:
         self.ledger = Ledger(catalog)
         for resident in self.residents:
             self.ledger.add(resident.player_class)
-        self.cast = cast_exploiters(self.residents, plan.exploiters, _rng(plan.seed, "cast"))
+        self.cast = cast_exploiters(
+            self.residents, plan.exploiters, _rng(plan.seed, "cast"), plan.exploit_kinds
+        )
         bad = self.cast.slots
         self.honest = [r.slot for r in self.residents if r.slot not in bad]
         self._honest = HonestTrading(
