@@ -38,6 +38,11 @@ class Engine(Protocol):
 
     def query(self, sql: str) -> pa.Table: ...
 
+    def stage(self, name: str, sql: str) -> None:
+        """Compute `sql` once and keep it as the temporary relation `name`."""
+
+    def drop_stage(self, name: str) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -166,6 +171,12 @@ class DuckDBEngine:
         except self._error as exc:
             raise AnalyticsError(f"duckdb: {exc}") from exc
 
+    def stage(self, name: str, sql: str) -> None:
+        self.query(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+
+    def drop_stage(self, name: str) -> None:
+        self.query(f"DROP TABLE IF EXISTS {name}")
+
     def close(self) -> None:
         self._con.close()
 
@@ -210,6 +221,19 @@ class SparkEngine:
         except PySparkException as exc:
             raise AnalyticsError(f"spark: {exc}") from exc
         return table
+
+    def stage(self, name: str, sql: str) -> None:
+        from pyspark.errors import PySparkException
+
+        try:
+            # A local checkpoint computes the rows once and cuts the plan behind them, so
+            # later stages plan against a small relation, not the whole chain again.
+            self._spark.sql(sql).localCheckpoint().createOrReplaceTempView(name)
+        except PySparkException as exc:
+            raise AnalyticsError(f"spark: {exc}") from exc
+
+    def drop_stage(self, name: str) -> None:
+        self._spark.catalog.dropTempView(name)
 
     def close(self) -> None:
         for table in (*LAKE_TABLES, "items"):

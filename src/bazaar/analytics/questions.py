@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from bazaar.analytics.engines import Engine
-from bazaar.analytics.sql import AnalyticsError, OneTo, SqlValue, render
+from bazaar.analytics.sql import AnalyticsError, OneTo, SqlValue, render_stages
 from bazaar.analytics.thresholds import ExploitThresholds
 from bazaar.domain.clock import format_instant, parse_instant
 
@@ -64,7 +64,15 @@ def rows(table: pa.Table) -> list[dict[str, Json]]:
 
 
 def run_query(engine: Engine, name: str, params: Mapping[str, SqlValue]) -> list[dict[str, Json]]:
-    return rows(engine.query(render(name, params)))
+    """The answer of `queries/<name>.sql`, its stages (sql.render_stages) computed first."""
+    *stages, (_, answer) = render_stages(name, params)
+    try:
+        for stage, sql in stages:
+            engine.stage(stage, sql)
+        return rows(engine.query(answer))
+    finally:
+        for stage, _ in stages:
+            engine.drop_stage(stage)
 
 
 def _one(found: list[dict[str, Json]]) -> dict[str, Json] | None:

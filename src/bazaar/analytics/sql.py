@@ -107,6 +107,34 @@ def string_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+STAGE_MARK = "-- @stage "
+
+
+def render_stages(name: str, params: Mapping[str, SqlValue]) -> list[tuple[str, str]]:
+    """`queries/<name>.sql` rendered, then cut at its `-- @stage NAME` lines: a list of
+    (stage name, SELECT), the last one (named "") being the answer.
+
+    Why stages: Spark inlines every CTE at each of its references, so a long chain of CTEs
+    that are each read several times grows the plan exponentially (the optimiser runs out
+    of memory). A stage is computed once and kept as a temporary relation (engines.py) that
+    later stages and the answer read by name, on both engines."""
+    text = render(name, params)
+    stages: list[tuple[str, str]] = []
+    current, lines = "", []
+    for line in text.splitlines():
+        if line.startswith(STAGE_MARK):
+            if current or any(ln.strip() and not ln.startswith("--") for ln in lines):
+                stages.append((current, "\n".join(lines)))
+            current, lines = line[len(STAGE_MARK) :].strip(), []
+        elif line.startswith("-- @answer"):
+            stages.append((current, "\n".join(lines)))
+            current, lines = "", []
+        else:
+            lines.append(line)
+    stages.append((current, "\n".join(lines)))
+    return stages
+
+
 def render(name: str, params: Mapping[str, SqlValue]) -> str:
     """`queries/<name>.sql` with every `$param` replaced by its literal."""
     try:
