@@ -19,8 +19,10 @@ from typing import Any
 
 from bazaar.analytics.economy import economy
 from bazaar.analytics.engines import open_engine
+from bazaar.analytics.exploits import BEHAVIOUR_DETECTORS, KIND_OF_DETECTOR
 from bazaar.analytics.questions import AskOptions, ask
 from bazaar.analytics.report import render_report
+from bazaar.analytics.scoring import score_detections
 from bazaar.api.embedded import EmbeddedServer
 from bazaar.domain.catalog import load_catalog
 from bazaar.lake.follower import LakeFollower
@@ -29,12 +31,8 @@ from bazaar.simulate.plan import SimulationPlan
 from bazaar.simulate.stats import SimulationSummary
 from bazaar.store.sqlite import SQLiteStore
 
-# Which detector should name which labelled exploiter (by the role it plays).
-DETECTOR_FOR_ROLE = {
-    ("gold_funnel", "sink"): "value_funnels",
-    ("wash_trading", "ring_member"): "wash_trading",
-    ("lopsided_trader", "trader"): "lopsided_trades",
-}
+# Which detector should name which labelled exploiter (by its kind, in every role).
+DETECTOR_FOR_KIND = {kind: detector for detector, kind in KIND_OF_DETECTOR.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,29 +75,31 @@ class ShowcaseResult:
         labelled = {e["player_id"] for e in self.simulation.truth.get("exploiters", [])}
         flagged = {
             s["player_id"]
-            for name in ("value_funnels", "wash_trading", "lopsided_trades")
+            for name in BEHAVIOUR_DETECTORS
             for s in self.answers["exploits"][name]["suspects"]
         }
         return sorted(flagged - labelled)
 
 
 def check_detections(truth: Mapping[str, Any], exploits: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """For every labelled exploiter whose role a detector targets: was it named?"""
-    named = {
-        name: {s["player_id"] for s in detector["suspects"]}
-        for name, detector in exploits.items()
-        if isinstance(detector, Mapping) and "suspects" in detector
-    }
+    """For every labelled exploiter: did its kind's detector name it (in the right role)?"""
+    named: dict[str, dict[int, set[str]]] = {}
+    for name, detector in exploits.items():
+        if isinstance(detector, Mapping) and "suspects" in detector:
+            for s in detector["suspects"]:
+                named.setdefault(name, {}).setdefault(s["player_id"], set()).add(s.get("role"))
     verdicts = []
     for exploiter in truth.get("exploiters", []):
-        detector = DETECTOR_FOR_ROLE.get((exploiter["kind"], exploiter["role"]))
+        detector = DETECTOR_FOR_KIND.get(exploiter["kind"])
         if detector is None:
-            continue  # e.g. funnel feeders: accomplices the funnel detector names via the sink
+            continue
+        roles = named.get(detector, {}).get(exploiter["player_id"])
         verdicts.append(
             {
                 **exploiter,
                 "detector": detector,
-                "caught": exploiter["player_id"] in named.get(detector, set()),
+                "caught": roles is not None,
+                "found_as": ", ".join(sorted(r for r in roles if r)) if roles else "",
             }
         )
     return verdicts
@@ -152,6 +152,11 @@ def run_showcase(
         with _phase(phases, "answer questions"):
             engine = open_engine("duckdb", paths.lake, catalog=catalog)
             answers = ask(engine, ["all"])
+            if simulation.truth:
+                # As `bazaar ask exploits --truth truth.json` reports it.
+                answers["exploits"]["against_truth"] = score_detections(
+                    simulation.truth, answers["exploits"]
+                )
         with _phase(phases, "write report"):
             series = economy(engine, AskOptions(), answers)
             engine.close()

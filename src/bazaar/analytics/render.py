@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -47,30 +46,21 @@ def rows_table(title: str, found: Sequence[Mapping[str, Json]]) -> Table:
     return table
 
 
-def suspects_table(title: str, detector: Mapping[str, Any]) -> Table:
-    criteria = ", ".join(f"{k}={v}" for k, v in detector["criteria"].items())
-    heading = f"{title}  ({criteria})"
-    table = Table(title=heading, title_justify="left", min_width=len(heading))
-    for column in ("player_id", "username", "evidence"):
-        table.add_column(column, overflow="fold")
-    for suspect in detector["suspects"]:
-        table.add_row(
-            str(suspect["player_id"]), str(suspect["username"]), format_value(suspect["evidence"])
-        )
-    if not detector["suspects"]:
-        table.add_row("-", "no suspects", "")
-    return table
-
-
 def answer_tables(qid: str, answer: Json) -> list[Table]:
     title = f"{qid}: {QUESTIONS[qid].title}"
     if qid == "exploits":
+        from bazaar.analytics.evidence import suspects_table, truth_table
+
         tables = [
-            suspects_table(f"exploits / {name}", detector) for name, detector in answer.items()
+            suspects_table(f"exploits / {name}", detector)
+            for name, detector in answer.items()
+            if isinstance(detector, Mapping) and "suspects" in detector
         ]
         tables.append(
             rows_table("exploits / conservation per item", answer["conservation"]["items"])
         )
+        if "against_truth" in answer:
+            tables.append(truth_table(answer["against_truth"]))
         return tables
     if isinstance(answer, list):
         return [rows_table(title, answer)]

@@ -37,9 +37,14 @@ def _card(title: str, body: Mapping[str, Json] | None) -> str:
     return f'<div class="card">{escape(title)}{lines}</div>'
 
 
-def _exploits(found: Mapping[str, Any], pages: Mapping[int, Any]) -> str:
+def _exploits(found: Mapping[str, Any], pages: Mapping[int, Any], api: str | None) -> str:
+    from bazaar.analytics.evidence import suspects_html
+    from bazaar.analytics.exploits import BEHAVIOUR_DETECTORS
+
     parts = []
     for name, detector in found.items():
+        if not isinstance(detector, Mapping) or "suspects" not in detector:
+            continue  # e.g. against_truth: scores, not a detector
         criteria = ", ".join(f"{k}={v}" for k, v in (detector.get("criteria") or {}).items())
         suspects = detector.get("suspects") or []
         verdict = (
@@ -48,7 +53,9 @@ def _exploits(found: Mapping[str, Any], pages: Mapping[int, Any]) -> str:
             else '<span class="ok">no suspects</span>'
         )
         parts.append(f"<h3>{escape(name)} — {verdict}</h3><p class=muted>{escape(criteria)}</p>")
-        if suspects:
+        if suspects and name in BEHAVIOUR_DETECTORS:
+            parts.append(suspects_html(name, detector, api, pages))  # evidence.py: every trade
+        elif suspects:
             parts.append(table(suspect_rows(suspects), pages=pages))
         for key, value in detector.items():  # any further tables (conservation's items)
             if key != "suspects" and isinstance(value, list) and value:
@@ -189,7 +196,9 @@ def _classes(book: ChartBook, eco: Mapping[str, Any]) -> str:
     ])  # fmt: skip
 
 
-def _answers(book: ChartBook, answers: Mapping[str, Json], pages: Mapping[int, Any]) -> str:
+def _answers(
+    book: ChartBook, answers: Mapping[str, Json], pages: Mapping[int, Any], api: str | None
+) -> str:
     html = []
     if "item_velocity" in answers:
         items = answers["item_velocity"]
@@ -245,7 +254,7 @@ def _answers(book: ChartBook, answers: Mapping[str, Json], pages: Mapping[int, A
         html.append(table([answers["trade_graph"]]))
     if "exploits" in answers:
         html.append(f"<h2 id=exploits>{QUESTIONS['exploits'].title}</h2>")
-        html.append(_exploits(answers["exploits"], pages))
+        html.append(_exploits(answers["exploits"], pages, api))
     return "".join(html)
 
 
@@ -262,7 +271,9 @@ def render_report(
     engine: str,
     at: str | None,
     economy: Mapping[str, Any] | None = None,
+    api: str | None = None,
 ) -> str:
+    """`api`: the trade API's URL, to link each suspect's evidence trades to GET /trades/{id}."""
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     moment = f"as of {at}" if at else "over everything the lake holds"
     eco = economy or {"buckets": None}
@@ -286,7 +297,7 @@ def render_report(
                  _classes(book, eco)]  # fmt: skip
     else:
         html.append('<p class="muted">The lake holds no events yet: no series to chart.</p>')
-    html.append(_answers(book, answers, pages))
+    html.append(_answers(book, answers, pages, api))
     if tb is not None:
         html.append(player_pages(book, eco, tb))
     html.append(book.scripts())

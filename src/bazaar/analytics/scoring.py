@@ -39,7 +39,7 @@ def load_truth(path: Path) -> dict[str, Json]:
             f"the truth file {path} must hold {{'exploiters': [{{'player_id', 'kind', 'role'"
             "}, ...]}, as `bazaar simulate --truth` writes it"
         )
-    return truth
+    return dict(truth)
 
 
 def _ratio(part: int, whole: int) -> float | None:

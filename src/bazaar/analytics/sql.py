@@ -120,7 +120,7 @@ def render_stages(name: str, params: Mapping[str, SqlValue]) -> list[tuple[str, 
     later stages and the answer read by name, on both engines."""
     text = render(name, params)
     stages: list[tuple[str, str]] = []
-    current, lines = "", []
+    current, lines = "", list[str]()
     for line in text.splitlines():
         if line.startswith(STAGE_MARK):
             if current or any(ln.strip() and not ln.startswith("--") for ln in lines):
@@ -128,7 +128,7 @@ def render_stages(name: str, params: Mapping[str, SqlValue]) -> list[tuple[str, 
             current, lines = line[len(STAGE_MARK) :].strip(), []
         elif line.startswith("-- @answer"):
             stages.append((current, "\n".join(lines)))
-            current, lines = "", []
+            current, lines = "", list[str]()
         else:
             lines.append(line)
     stages.append((current, "\n".join(lines)))

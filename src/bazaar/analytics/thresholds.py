@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from bazaar.analytics.sql import AnalyticsError
+
 
 def _knob(default: Any, help: str) -> Any:
     return field(default=default, metadata={"help": help})
@@ -37,6 +39,16 @@ class ExploitThresholds:
     wash_window_seconds: int = _knob(3600, "window in which a ring's items net to zero")
     wash_min_cycles: int = _knob(3, "rounds a pair or ring must repeat")
     wash_max_imbalance: float = _knob(0.1, "units in vs out a ring member may differ by")
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not value >= 0 or value != value:
+                raise AnalyticsError(f"--{f.name.replace('_', '-')} must not be negative")
+        if self.transfer_ratio <= 1:
+            raise AnalyticsError("--transfer-ratio must be above 1 (a fair trade is 1)")
+        if self.wash_window_seconds < 1 or self.price_window_seconds < 1:
+            raise AnalyticsError("windows must be at least 1 second")
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
+from bazaar.analytics.thresholds import threshold_flags
 from bazaar.cli.common import add_command, console, fail, out
 from bazaar.config import DEFAULT_DATA_DIR, Settings
 
@@ -27,13 +30,16 @@ def add_analytics_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--limit", type=int, default=10, help="rows in top lists (default 10)")
     p.add_argument("--buckets", type=int, default=12, help="moments in time series (12)")
-    p.add_argument("--lopsided-ratio", type=float, default=5.0, help="value ratio (5.0)")
-    p.add_argument("--lopsided-min-trades", type=int, default=3, help="repeats to flag (3)")
-    p.add_argument("--funnel-min-sources", type=int, default=3, help="distinct sources (3)")
-    p.add_argument("--funnel-min-value", type=int, default=1000, help="net value in (1000)")
-    p.add_argument("--funnel-max-return", type=float, default=0.1, help="value given back (0.1)")
-    p.add_argument("--wash-window", type=int, default=3600, help="round-trip seconds (3600)")
-    p.add_argument("--wash-min-cycles", type=int, default=3, help="round trips to flag (3)")
+    knobs = p.add_argument_group(
+        "exploit thresholds", "defaults chosen by benchmarks/detectors.py (docs/BENCHMARKS.md)"
+    )
+    # Flags of earlier releases, kept as aliases.
+    aliases = {"--transfer-ratio": ["--lopsided-ratio"], "--wash-window-seconds": ["--wash-window"]}
+    for flag, kind, default, text in threshold_flags():
+        knobs.add_argument(
+            flag, *aliases.get(flag, []), type=kind, default=default, metavar="N",
+            help=f"{text} (default {default})",
+        )  # fmt: skip
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,14 +50,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description=(
             "Questions: q1 (trades), q2 (most traded item), q3 (most diverse inventory), "
             "q4 (most valuable inventory), trades_per_hour, item_velocity, wealth_gini, "
-            "top_traders, trade_graph, exploits; or all (the default). --at T answers as of "
-            "instant T: counts up to T, and q3/q4 over each player's latest state at T."
+            "top_traders, trade_graph, prices (market prices: median gold per unit sold), "
+            "exploits; or all (the default). --at T answers as of instant T: counts up to T, "
+            "and q3/q4 over each player's latest state at T. With --truth FILE (what "
+            "`bazaar simulate --truth` writes), exploits also prints the detectors' precision "
+            "and recall per kind and overall against it."
         ),
-        example="bazaar ask q1 q2 --lake bazaar-data/lake --format json",
+        example="bazaar ask exploits --lake bazaar-data/lake --truth truth.json",
     )
     p.add_argument("questions", nargs="*", metavar="QUESTION", help="question ids, or all")
     add_analytics_flags(p)
     p.add_argument("--format", choices=("table", "json"), default="table", help="output")
+    p.add_argument(
+        "--truth", type=Path, metavar="FILE",
+        help="score the exploit detectors against this truth file (precision, recall)",
+    )  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -60,20 +73,15 @@ def lake_of(args: argparse.Namespace) -> str:
 
 
 def options_from(args: argparse.Namespace) -> Any:
-    from bazaar.analytics.questions import AskOptions, ExploitThresholds, parse_at
+    from bazaar.analytics.questions import AskOptions, parse_at
+    from bazaar.analytics.thresholds import ExploitThresholds
 
     return AskOptions(
         at=parse_at(args.at) if args.at else None,
         limit=max(1, args.limit),
         buckets=max(1, args.buckets),
         thresholds=ExploitThresholds(
-            lopsided_ratio=args.lopsided_ratio,
-            lopsided_min_trades=args.lopsided_min_trades,
-            funnel_min_sources=args.funnel_min_sources,
-            funnel_min_value=args.funnel_min_value,
-            funnel_max_return=args.funnel_max_return,
-            wash_window_seconds=args.wash_window,
-            wash_min_cycles=args.wash_min_cycles,
+            **{f.name: getattr(args, f.name) for f in fields(ExploitThresholds)}
         ),
     )
 
@@ -112,6 +120,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         names = resolve(args.questions)
         options = options_from(args)
+        truth = None
+        if args.truth is not None:
+            from bazaar.analytics.scoring import load_truth
+
+            truth = load_truth(args.truth)
+            if "exploits" not in names:
+                names.append("exploits")
         engine = open_engine(
             args.engine,
             lake_of(args),
@@ -123,6 +138,10 @@ def run(args: argparse.Namespace) -> int:
             answers = ask(engine, names, options)
         finally:
             engine.close()
+        if truth is not None:
+            from bazaar.analytics.scoring import score_detections
+
+            answers["exploits"]["against_truth"] = score_detections(truth, answers["exploits"])
     except BazaarError as exc:
         fail(exc.detail)
     if args.format == "json":

@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--players", type=int, default=1000, help="default 1000")
     p.add_argument("--trades", type=int, default=10_000, help="default 10000")
-    p.add_argument("--exploiters", type=int, default=1, help="bad actors of each kind (default 1)")
+    p.add_argument("--exploiters", type=int, default=1,
+                   help="groups of bad actors per kind, n-th plays variant n (1)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="default 0")
     p.add_argument("--concurrency", type=int, default=64, help="requests in flight (default 64)")
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
@@ -71,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
     out.print(summary_table(result.simulation))
     print_answers(out, {q: result.answers[q] for q in ("q1", "q2", "q3", "q4")})
     out.print(_detections(result.caught, result.honest_flagged))
+    if "against_truth" in result.answers["exploits"]:
+        from bazaar.analytics.evidence import truth_table
+
+        out.print(truth_table(result.answers["exploits"]["against_truth"]))
     conserved = result.answers["exploits"]["conservation"]["conserved"]
     verdict = "[green]every item and gold piece accounted for[/]"
     if not conserved:
@@ -84,12 +89,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _detections(caught: list[dict[str, object]], honest_flagged: list[int]) -> Table:
     table = Table(title="labelled exploiters vs the detectors", title_justify="left")
-    for column in ("kind", "player", "role", "detector", "caught"):
+    for column in ("kind", "variant", "player", "role", "detector", "caught", "found as"):
         table.add_column(column)
     for c in caught:
         table.add_row(
-            str(c["kind"]), f"{c['username']} (#{c['player_id']})", str(c["role"]),
-            str(c["detector"]), "[green]yes[/]" if c["caught"] else "[red]NO[/]",
+            str(c["kind"]), str(c.get("variant", "")), f"{c['username']} (#{c['player_id']})",
+            str(c["role"]), str(c["detector"]), "[green]yes[/]" if c["caught"] else "[red]NO[/]",
+            str(c.get("found_as", "")),
         )  # fmt: skip
     flagged = ", ".join(f"#{p}" for p in honest_flagged) or "none"
     table.caption = f"honest players flagged: {flagged}"

@@ -26,6 +26,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_analytics_flags(p)
     p.add_argument("--out", default="report.html", help="output file (default report.html)")
+    p.add_argument(
+        "--api", metavar="URL",
+        help="trade API URL: link each suspect's evidence trades to URL/trades/ID",
+    )  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -51,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
             engine.close()
     except BazaarError as exc:
         fail(exc.detail)
-    html = render_report(answers, lake=lake, engine=args.engine, at=args.at, economy=series)
+    html = render_report(
+        answers, lake=lake, engine=args.engine, at=args.at, economy=series, api=args.api
+    )
     try:
         Path(args.out).write_text(html, encoding="utf-8")
     except OSError as exc:

@@ -25,9 +25,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "Create N players (classes drawn by the catalog's weights) and drive M trades:"
             " fair-value swaps with haggling noise, purchases and sales for gold, class"
             " preferences, a few busy traders, occasional mistakes the server rejects, and"
-            " with --exploiters K, K labelled bad actors of each kind (gold funnels,"
-            " wash-trading pairs/rings, lopsided traders). The same --seed sends the same"
-            " request sequence. Ctrl-C stops cleanly and prints the summary."
+            " with --exploiters K, K labelled groups of bad actors of each kind, group n"
+            " playing the kind's variant n: gold funnels (small_gifts, large_gifts,"
+            " mule_tree, overpaid, partial_return), wash trading (pair, ring of 3-5, split,"
+            " varying) and lopsided trading (moderate, extreme_spread); --truth names every"
+            " participant and its role. The same --seed sends the same request sequence."
+            " Ctrl-C stops cleanly and prints the summary."
         ),
         example="bazaar simulate --api http://127.0.0.1:8000 --players 1000 --trades 10000"
         " --concurrency 64 --exploiters 2 --truth truth.json",
@@ -47,7 +50,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--seed", type=int, default=0, metavar="S", help="default 0")
     p.add_argument("--rate", type=float, metavar="R", help="at most R trades/s (HTTP)")
-    p.add_argument("--exploiters", type=int, default=0, metavar="K", help="bad actors of each kind")
+    p.add_argument(
+        "--exploiters", type=int, default=0, metavar="K",
+        help="groups of bad actors of each kind; group n plays the kind's variant n (cycling)",
+    )  # fmt: skip
+    p.add_argument(
+        "--exploit-kinds", default="all", metavar="KINDS",
+        help="kinds (gold_funnel, wash_trading, lopsided_trader; or funnel, wash, lopsided) or"
+        " KIND:VARIANT, comma separated, e.g. funnel:mule_tree,wash (default all)",
+    )  # fmt: skip
     p.add_argument("--truth", type=Path, metavar="PATH", help="write who the exploiters are")
     p.add_argument("--summary-json", type=Path, metavar="PATH", help="write the summary as JSON")
     p.set_defaults(func=run)
@@ -55,6 +66,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bazaar.simulate.driver import SimulationError, run_simulation
+    from bazaar.simulate.exploits import parse_exploit_kinds
     from bazaar.simulate.plan import SimulationPlan
     from bazaar.simulate.progress import LiveProgress, summary_table
 
@@ -66,8 +78,9 @@ def run(args: argparse.Namespace) -> int:
         fail("--concurrency must be at least 1")
     try:
         plan = SimulationPlan(
-            players=args.players, trades=args.trades, seed=args.seed, exploiters=args.exploiters
-        )
+            players=args.players, trades=args.trades, seed=args.seed, exploiters=args.exploiters,
+            exploit_kinds=parse_exploit_kinds(args.exploit_kinds),
+        )  # fmt: skip
     except ValueError as exc:
         fail(str(exc))
     target: str | Store = args.api if args.api is not None else _open_store(args)
