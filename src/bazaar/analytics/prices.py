@@ -1,7 +1,7 @@
 """Market prices: what each item sells for as the market sets it (`bazaar ask prices`).
 
 An item's price is the median gold per unit over its item-for-gold trades in a trailing
-window (`price_window_seconds`, 7 days by default) up to the last trade at or before `--at`;
+window (`price_window_seconds`, a day by default) up to the last trade at or before `--at`;
 with fewer than `price_min_sales` of them the catalog value stands in as the prior. The
 detectors value every item line at these prices, so an item the market prizes above its
 catalog value (or below) is judged as players actually trade it. SQL: queries/market_prices.sql.
@@ -10,18 +10,26 @@ catalog value (or below) is judged as players actually trade it. SQL: queries/ma
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 from bazaar.analytics.engines import Engine
 from bazaar.analytics.questions import AskOptions, Json, run_query
 from bazaar.analytics.sql import PriceList
+from bazaar.domain.clock import parse_instant
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def market_prices(engine: Engine, options: AskOptions) -> list[dict[str, Json]]:
     t = options.thresholds
+    last = run_query(engine, "last_trade", options.params())[0]["last"]
+    # The window's start as a literal, not a join: both engines then prune files and row
+    # groups by it (most of a big lake lies outside a day's window).
+    since = EPOCH
+    if last is not None:
+        since = max(EPOCH, parse_instant(last) - timedelta(seconds=t.price_window_seconds))
     return run_query(
-        engine,
-        "market_prices",
-        options.params(window_us=t.price_window_seconds * 1_000_000, min_trades=t.price_min_sales),
+        engine, "market_prices", options.params(since=since, min_trades=t.price_min_sales)
     )
 
 

@@ -21,7 +21,7 @@ def _knob(default: Any, help: str) -> Any:
 @dataclass(frozen=True, slots=True)
 class ExploitThresholds:
     # market prices (bazaar ask prices)
-    price_window_seconds: int = _knob(7 * 86_400, "trailing window of item-for-gold sales")
+    price_window_seconds: int = _knob(86_400, "trailing window of item-for-gold sales")
     price_min_sales: int = _knob(5, "sales below which the catalog value is the price")
     # value transfers: the edges of the value-flow graph
     transfer_ratio: float = _knob(3.0, "a side gives >= this x what it gets: a transfer")
@@ -47,6 +47,8 @@ class ExploitThresholds:
                 raise AnalyticsError(f"--{f.name.replace('_', '-')} must not be negative")
         if self.transfer_ratio <= 1:
             raise AnalyticsError("--transfer-ratio must be above 1 (a fair trade is 1)")
+        if self.wash_min_cycles < 1:
+            raise AnalyticsError("--wash-min-cycles must be at least 1")
         if self.wash_window_seconds < 1 or self.price_window_seconds < 1:
             raise AnalyticsError("windows must be at least 1 second")
 

@@ -1,17 +1,14 @@
 -- Market prices: what an item sells for, per unit, as the market sets it. An item-for-gold
 -- trade is one where one side gives a single item line and no gold and the other side gives
 -- gold only; its unit price is the gold paid / the units sold. An item's market price is the
--- median unit price of its item-for-gold trades in the trailing $window_us microseconds up to
--- the last trade at or before $at (the median: one overpaid or giveaway sale cannot move it).
--- With fewer than $min_trades such trades the catalog value stands in as the prior.
-WITH bounds AS (
-  SELECT max(unix_micros(executed_at)) AS t_end FROM trades WHERE executed_at <= $at
-),
-recent AS (
+-- median unit price of its item-for-gold trades after $since (the trailing window before the
+-- last trade at or before $at, prices.py) and up to $at (the median: one overpaid or giveaway
+-- sale cannot move it). With fewer than $min_trades such trades the catalog value stands in
+-- as the prior.
+WITH recent AS (
   SELECT t.trade_id, t.player_1_id, t.player_1_gold, t.player_2_gold
-  FROM trades t CROSS JOIN bounds b
-  WHERE t.executed_at <= $at AND t.item_lines = 1
-    AND unix_micros(t.executed_at) > b.t_end - $window_us
+  FROM trades t
+  WHERE t.executed_at <= $at AND t.executed_at > $since AND t.item_lines = 1
     AND (t.player_1_gold = 0) <> (t.player_2_gold = 0)
 ),
 sales AS (
@@ -20,7 +17,7 @@ sales AS (
               AS DOUBLE) / l.quantity AS unit_price
   FROM trade_items l
   JOIN recent r ON r.trade_id = l.trade_id
-  WHERE l.executed_at <= $at
+  WHERE l.executed_at <= $at AND l.executed_at > $since
     AND (CASE WHEN l.giver_id = r.player_1_id THEN r.player_1_gold ELSE r.player_2_gold END) = 0
 ),
 observed AS (
