@@ -323,7 +323,7 @@ class Exploiters:
 @pytest.fixture(scope="module")
 def exploiters(economy: Economy, tmp_path_factory: pytest.TempPathFactory) -> Exploiters:
     """The clean economy, continued: a gold farmer's mules feed a boss, a shark fleeces
-    three honest players, two accounts wash the same trophies back and forth."""
+    three honest players, two accounts wash the same trophies back and forth, three times."""
     root = tmp_path_factory.mktemp("exploiters")
     shutil.copy(economy.store_path, root / "bazaar.db")
     shutil.copytree(economy.lake, root / "lake")
@@ -354,7 +354,7 @@ def exploiters(economy: Economy, tmp_path_factory: pytest.TempPathFactory) -> Ex
         accepted(
             trade(store, victim, ids["shark"], items_1=[(item, quantity)], items_2=[(2, swords)])
         )
-    for _ in range(2):
+    for _ in range(3):
         accepted(trade(store, ids["wash-a"], ids["wash-b"], items_1=[(18, 5)], gold_2=250))
         accepted(trade(store, ids["wash-b"], ids["wash-a"], items_1=[(18, 5)], gold_2=250))
     ingest(store, root / "lake")
@@ -373,16 +373,20 @@ def test_detectors_name_the_exploiters_and_no_honest_player(
     finally:
         engine.close()
     flagged = _flagged(found)
-    assert flagged["value_funnels"] == {ids["boss"]}
-    assert flagged["lopsided_trades"] == {ids["boss"], ids["shark"]}
+    mules = {ids[f"mule-{n}"] for n in range(1, 5)}
+    assert flagged["value_funnels"] == {ids["boss"]} | mules
+    assert flagged["lopsided_trades"] == {ids["shark"]}
     assert flagged["wash_trading"] == {ids["wash-a"], ids["wash-b"]}
     assert flagged["conservation"] == set()
-    boss = found["value_funnels"]["suspects"][0]["evidence"]
-    assert boss["sources"] == 4 and boss["net_value"] == 80_000 and boss["value_out"] == 0
+    roles = {s["player_id"]: s["role"] for s in found["value_funnels"]["suspects"]}
+    assert roles == {ids["boss"]: "sink", **dict.fromkeys(mules, "feeder")}
+    boss = next(s for s in found["value_funnels"]["suspects"] if s["role"] == "sink")
+    assert boss["counterparts"] == 4 and boss["value_in"] == 80_000 and boss["value_out"] == 0
+    assert boss["counterpart_ids"] == sorted(mules) and len(boss["trade_ids"]) == 4
     shark = next(s for s in found["lopsided_trades"]["suspects"] if s["player_id"] == ids["shark"])
-    assert shark["evidence"]["lopsided_trades"] == 3 and shark["evidence"]["givers"] == 3
-    wash = found["wash_trading"]["suspects"][0]["evidence"][0]
-    assert wash["cycles"] >= 3 and wash["items"] == 1
+    assert shark["role"] == "beneficiary" and shark["trades"] == 3 and shark["counterparts"] == 3
+    wash = found["wash_trading"]["suspects"][0]
+    assert wash["cycles"] == 3 and wash["trades"] == 6
 
 
 def test_conservation_audit_catches_a_duplication_bug(exploiters: Exploiters) -> None:

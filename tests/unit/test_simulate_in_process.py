@@ -68,15 +68,16 @@ def test_exploiters_trade_as_labelled_in_the_store(catalog: Catalog, tmp_path: P
         return int(side.gold + sum(value[line.item_id] * line.quantity for line in side.items))
 
     funnel = kinds["gold_funnel"][0]
-    sink = funnel["sink"]["player_id"]
-    for feeder in (f["player_id"] for f in funnel["feeders"]):
+    assert funnel["variant"] == "small_gifts"
+    sink = next(m["player_id"] for m in funnel["members"] if m["role"] == "sink")
+    for feeder in (m["player_id"] for m in funnel["members"] if m["role"] == "feeder"):
         gifts = [
             r for r in accepted if r.player_1.player_id == feeder and r.player_2.player_id == sink
         ]
-        assert len(gifts) >= 3
+        assert len(gifts) >= 1
         assert all(worth(r.player_1) > 0 and r.player_2.gives_nothing for r in gifts)
 
-    ring = [m["player_id"] for m in kinds["wash_trading"][0]["ring"]]
+    ring = [m["player_id"] for m in kinds["wash_trading"][0]["members"]]
     hops = [
         (n, r)
         for n, r in enumerate(accepted)
@@ -92,10 +93,10 @@ def test_exploiters_trade_as_labelled_in_the_store(catalog: Catalog, tmp_path: P
     ]
     assert home and home[0] - n0 < 20  # the same stack is back within a few trades
 
-    trader = kinds["lopsided_trader"][0]["trader"]["player_id"]
+    trader = kinds["lopsided_trader"][0]["members"][0]["player_id"]
     lopsided = [r for r in accepted if r.player_1.player_id == trader]
     assert len(lopsided) >= 5
-    assert all(worth(r.player_2) >= 10 * worth(r.player_1) for r in lopsided)
+    assert all(worth(r.player_2) >= 3 * worth(r.player_1) for r in lopsided)  # moderate: 4-6x
     assert len({r.player_2.player_id for r in lopsided}) >= 3  # many different victims
 
 

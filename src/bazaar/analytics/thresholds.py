@@ -28,7 +28,7 @@ class ExploitThresholds:
     transfer_min_value: int = _knob(10, "... and at least this much more value")
     dedicated_share: float = _knob(0.5, "share of an account's trades that are transfers")
     # funnels
-    funnel_min_sources: int = _knob(2, "dedicated accounts feeding a sink")
+    funnel_min_sources: int = _knob(1, "dedicated accounts feeding a sink")
     funnel_min_value: int = _knob(1_000, "net value a sink took in")
     funnel_max_return: float = _knob(0.25, "share of its intake a sink may pass on")
     # lopsided trading

@@ -26,7 +26,7 @@ from typing import Any
 from bazaar.domain.catalog import Catalog
 from bazaar.simulate.behaviour import HonestTrading, Proposal
 from bazaar.simulate.exploit_moves import ExploitScript
-from bazaar.simulate.exploits import Episode, cast_exploiters
+from bazaar.simulate.exploits import KINDS, Episode, cast_exploiters
 from bazaar.simulate.holdings import ACCEPTED, Ledger
 from bazaar.simulate.plan import PlannedTrade, SimulationPlan
 from bazaar.simulate.population import Resident, draw_population
@@ -73,9 +73,12 @@ class TradePlanner:
         self._starts = sorted(timing.randrange(window) for _ in episodes)
         self._episodes = episodes
         timing.shuffle(self._episodes)
+        # Exploiters who made at least one accepted exploit trade: a cast member the economy
+        # never let act (too poor to overpay, say) did nothing a detector could see.
+        self.acted: set[int] = set()
 
     def truth(self, ids: list[int]) -> dict[str, Any]:
-        return self.cast.truth(self.residents, ids, self.plan.seed)
+        return self.cast.truth(self.residents, ids, self.plan.seed, self.acted)
 
     def __iter__(self) -> Iterator[PlannedTrade]:
         ledger = self.ledger
@@ -99,6 +102,8 @@ class TradePlanner:
             expect = ledger.predict(one, two, lines_1, gold_1, lines_2, gold_2)
             if expect == ACCEPTED:
                 ledger.apply(one, two, lines_1, gold_1, lines_2, gold_2)
+                if kind in KINDS:
+                    self.acted.update((one, two))
             if self.snapshots:
                 yield PlannedTrade(
                     index, kind, one, two, lines_1, gold_1, lines_2, gold_2, expect,
