@@ -110,9 +110,8 @@ def accuracy(sizes: list[tuple[int, int]], seeds: list[int], k: int, out: Path |
             )
         clean = [r for r in runs if r["players"] == players and r["exploiters"] == 0]
         flagged = sum(len(r["check"]["honest_flagged"]) for r in clean)
-        print(
-            f"| {players:,} / {trades:,} | no exploiters ({len(clean)} runs) | 0 | {flagged} | | | | |"
-        )
+        size = f"{players:,} / {trades:,}"
+        print(f"| {size} | no exploiters ({len(clean)} runs) | 0 | {flagged} | | | | |")
 
 
 def timing(lake: Path, repeats: int) -> None:
