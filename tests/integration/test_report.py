@@ -50,9 +50,10 @@ def economy(tmp_path_factory: pytest.TempPathFactory) -> Economy:
     accepted(trade(store, ids["alice"], ids["bob"], items_1=[(5, 10)], gold_2=20))
     accepted(trade(store, ids["alice"], ids["bob"], items_1=[(5, 5)], gold_2=15))
     assert isinstance(trade(store, ids["alice"], ids["bob"], items_1=[(5, 10_000)]), Rejected)
-    # carol gives dave gold for nothing, again and again: dave is a lopsided_trades suspect.
+    # carol gives dave gold and trophies for nothing, again and again (1,050 of value): a
+    # one-way funnel, dave its sink, a value_funnels suspect.
     for _ in range(3):
-        accepted(trade(store, ids["carol"], ids["dave"], gold_1=100))
+        accepted(trade(store, ids["carol"], ids["dave"], items_1=[(18, 5)], gold_1=100))
     states = store.players()
     ingest(store, root / "lake")
     store.close()
@@ -117,7 +118,7 @@ def test_report_is_self_contained_with_a_page_per_suspect(economy: Economy, tmp_
     assert html.count("<script") == 3 and "<script src" not in html  # plotly.js is inline
     assert hosts_named(page.text_outside_plotly) == set()
     assert all(link.startswith("#") for link in page.links), page.links
-    # dave is the lopsided_trades suspect: a page with his holdings over time, linked from
+    # dave is the value_funnels suspect: a page with his holdings over time, linked from
     # the exploit table; bob and alice (top traders) have theirs.
     dave = economy.ids["dave"]
     assert f"player-{dave}" in page.ids and f'href="#player-{dave}"' in html
@@ -126,7 +127,7 @@ def test_report_is_self_contained_with_a_page_per_suspect(economy: Economy, tmp_
     holdings = [s for s in page.charts_named("player_holdings")
                 if s["layout"]["title"]["text"].startswith(f"dave (#{dave})")]  # fmt: skip
     assert len(holdings) == 1 and _last(holdings[0], "gold") == economy.dave_gold
-    assert "suspect: lopsided_trades" in html
+    assert "suspect: value_funnels" in html
     # the suspects' evidence as table columns, not raw JSON
     assert (
         "<th>trades</th>" in html and '{"' not in html.split("id=exploits")[1].split("<script")[0]
