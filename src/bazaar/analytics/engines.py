@@ -1,7 +1,8 @@
 """SQL engines over one snapshot of the lake: DuckDB (embedded, the default) and Spark.
 
-Both see the same relations: the lake's Delta tables (docs/LAKE.md) at the version current
-when the engine opened, plus `items` from the catalog. Both run in UTC. Neither needs a
+Both see the same relations: the lake's Delta tables (docs/LAKE.md) as of its watermark when
+the engine opened (every table at the same event position: lake/watermark.py), plus `items`
+from the catalog. Both run in UTC. Neither needs a
 Delta extension: both read the snapshot's Parquet files (valid while tables use neither
 deletion vectors nor column mapping, which our writer never enables). DuckDB reads them
 natively when the lake is local and the table's protocol allows it (about 2x faster than
@@ -12,12 +13,15 @@ Arrow dataset otherwise. A table the lake does not have yet reads as empty.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
 from bazaar.analytics.sql import AnalyticsError, string_literal
 from bazaar.domain.catalog import Catalog, load_catalog
+
+if TYPE_CHECKING:
+    from bazaar.lake.watermark import LakeSnapshot
 
 # The tables questions read (dead_letters is for operators, not analysts).
 LAKE_TABLES = ("players", "trades", "trade_items", "rejected_trades", "player_states", "holdings")
@@ -35,6 +39,7 @@ _DUCKDB_MACROS = (
 
 class Engine(Protocol):
     name: str
+    snapshot: LakeSnapshot  # the tables' versions read, and the event position they share
 
     def query(self, sql: str) -> pa.Table: ...
 
@@ -64,18 +69,16 @@ def _empty(table: str) -> pa.Table:
     return SCHEMAS[table].empty_table()
 
 
-def _open_delta(root: str, table: str) -> Any:
-    """The table's DeltaTable at its current version, or None when it does not exist."""
-    from deltalake import DeltaTable
-    from deltalake.exceptions import DeltaError, TableNotFoundError
+def lake_snapshot(root: str) -> LakeSnapshot:
+    """Every table the questions read, at the lake's watermark (lake/watermark.py): the
+    same event position in all of them, even while ingest is between two tables' commits."""
+    from bazaar.domain.errors import BazaarError
+    from bazaar.lake.watermark import open_snapshot
 
-    uri = f"{root.rstrip('/')}/{table}"
     try:
-        return DeltaTable(uri)
-    except TableNotFoundError:
-        return None
-    except (DeltaError, OSError) as exc:
-        raise AnalyticsError(f"cannot read lake table {uri}: {exc}") from exc
+        return open_snapshot(root, LAKE_TABLES)
+    except BazaarError as exc:
+        raise AnalyticsError(exc.detail) from exc
 
 
 def _lake_root(lake: str | Path) -> str:
@@ -144,8 +147,9 @@ class DuckDBEngine:
             self._con.execute(macro)
         self._error = duckdb.Error
         self.native_tables: set[str] = set()  # read as Parquet files, not an Arrow dataset
+        self.snapshot = lake_snapshot(root)
         for table in LAKE_TABLES:
-            delta = _open_delta(root, table)
+            delta = self.snapshot.tables[table]
             view = _native_parquet_view(delta, root) if native_parquet and delta else None
             if delta is None:
                 self._con.register(table, _empty(table))
@@ -202,8 +206,9 @@ class SparkEngine:
     ) -> None:
         root = _lake_root(lake)
         self._spark = _spark_session(master)
+        self.snapshot = lake_snapshot(root)
         for table in LAKE_TABLES:
-            delta = _open_delta(root, table)
+            delta = self.snapshot.tables[table]
             uris = delta.file_uris() if delta is not None else []
             if uris:
                 frame = self._spark.read.parquet(*uris)

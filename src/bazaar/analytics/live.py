@@ -91,6 +91,7 @@ def snapshot(lake: str | Path, catalog: Catalog, *, with_exploits: bool) -> dict
             "top_items": rows(engine.query(_TOP_ITEMS)),
             "prices": rows(engine.query(_PRICES)),
             "supply_series": wealth_gini(engine, AskOptions(buckets=SERIES_BUCKETS)),
+            "lake": engine.snapshot.to_json(),  # the event position every figure is as of
         }
         series = figures["supply_series"]
         figures["gini_gold"] = round(series[-1]["gini_gold"], 4) if series else 0.0

@@ -272,10 +272,14 @@ def render_report(
     at: str | None,
     economy: Mapping[str, Any] | None = None,
     api: str | None = None,
+    position: str | None = None,
+    warning: str | None = None,
 ) -> str:
-    """`api`: the trade API's URL, to link each suspect's evidence trades to GET /trades/{id}."""
+    """`api`: the trade API's URL, to link each suspect's evidence trades to GET /trades/{id};
+    `position`: the lake's watermark as a sentence; `warning`: tables that differed."""
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     moment = f"as of {at}" if at else "over everything the lake holds"
+    where = f"; {position}" if position else ""
     eco = economy or {"buckets": None}
     tb = eco["buckets"]
     pages: Mapping[int, Any] = eco.get("players") or {}
@@ -283,8 +287,9 @@ def render_report(
     html = [
         f"<!doctype html><html><head><meta charset=utf-8><title>bazaar report</title>"
         f"<style>{_CSS}</style></head><body><h1 id=top>bazaar: economy and behaviour report</h1>",
-        f'<p class="muted">Lake {escape(lake)}, {escape(moment)}; engine {escape(engine)}; '
-        f"made {made}.</p>",
+        f'<p class="muted">Lake {escape(lake)}, {escape(moment)}{escape(where)}; '
+        f"engine {escape(engine)}; made {made}.</p>",
+        f"<p><strong>Warning:</strong> {escape(warning)}</p>" if warning else "",
         "<nav>" + "".join(f"<a href='#{a}'>{escape(t)}</a>" for a, t in _NAV) + "</nav>",
         "<h2>The business questions</h2><div class=cards>",
     ]

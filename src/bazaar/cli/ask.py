@@ -54,7 +54,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "exploits; or all (the default). --at T answers as of instant T: counts up to T, "
             "and q3/q4 over each player's latest state at T. With --truth FILE (what "
             "`bazaar simulate --truth` writes), exploits also prints the detectors' precision "
-            "and recall per kind and overall against it."
+            "and recall per kind and overall against it. Every table is read as of the same "
+            "event position (the lake's watermark, the lowest all tables have reached); the "
+            "output names it, and a warning says when tables differ (e.g. ingest stopped "
+            "between two tables' commits)."
         ),
         example="bazaar ask exploits --lake bazaar-data/lake --truth truth.json",
     )
@@ -144,10 +147,21 @@ def run(args: argparse.Namespace) -> int:
             answers["exploits"]["against_truth"] = score_detections(truth, answers["exploits"])
     except BazaarError as exc:
         fail(exc.detail)
+    snapshot = engine.snapshot
+    warn_if_tables_differ(snapshot)
     if args.format == "json":
-        print(json.dumps(answers))
+        print(json.dumps({**answers, "lake": snapshot.to_json()}))
         return 0
     from bazaar.analytics.render import print_answers
 
     print_answers(out, answers)
+    out.print(f"[dim]{snapshot.describe()}[/]")
     return 0
+
+
+def warn_if_tables_differ(snapshot: Any) -> None:
+    """On stderr (stdout stays parseable): the tables had reached different positions, so
+    the answers are as of the lowest one (`ask` and `report`)."""
+    warning = snapshot.warning()
+    if warning is not None:
+        console.print(f"[bold yellow]warning:[/] {warning}", soft_wrap=True)

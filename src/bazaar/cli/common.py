@@ -27,6 +27,16 @@ def _console(stderr: bool = False) -> Console:
 
 console = _console(stderr=True)
 out = _console()
+# True when this process is the `bazaar` program itself (not main([...]) inside a test).
+standalone = False
+
+
+def quiet_rust_panics() -> None:
+    """For commands that write the lake: keep delta-rs's panic reports off stderr."""
+    if standalone:
+        from bazaar.lake.rust_panics import silence_rust_panics
+
+        silence_rust_panics()
 
 
 def add_command(
@@ -57,7 +67,8 @@ def add_store_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    console.print(f"[bold red]error:[/] {message}")
+    # One line, however long: scripts and log collectors read errors line by line.
+    console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     sys.exit(code)
 
 

@@ -8,7 +8,15 @@ from pathlib import Path
 
 from rich.table import Table
 
-from bazaar.cli.common import add_command, console, fail, free_port, out, stop_on_signals
+from bazaar.cli.common import (
+    add_command,
+    console,
+    fail,
+    free_port,
+    out,
+    quiet_rust_panics,
+    stop_on_signals,
+)
 from bazaar.config import DEFAULT_DATA_DIR
 
 
@@ -46,6 +54,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bazaar.analytics.render import print_answers
+    from bazaar.domain.errors import BazaarError
     from bazaar.showcase import run_showcase
     from bazaar.simulate.plan import SimulationPlan
     from bazaar.simulate.progress import LiveProgress, summary_table
@@ -56,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         fail(str(exc))
+    quiet_rust_panics()
     root = args.data_dir / "demo"
     console.print(
         f"[bold]bazaar demo[/]: {plan.players:,} players and {plan.trades:,} trades through HTTP"
@@ -63,11 +73,14 @@ def run(args: argparse.Namespace) -> int:
     )
     started = time.perf_counter()
     port = args.port or free_port()
-    with LiveProgress(console, players=plan.players, trades=plan.trades) as live:
-        result = run_showcase(
-            root, port, plan, concurrency=args.concurrency,
-            progress=live.update, on_phase=lambda text: console.print(f"[dim]{text}[/]"),
-        )  # fmt: skip
+    try:
+        with LiveProgress(console, players=plan.players, trades=plan.trades) as live:
+            result = run_showcase(
+                root, port, plan, concurrency=args.concurrency,
+                progress=live.update, on_phase=lambda text: console.print(f"[dim]{text}[/]"),
+            )  # fmt: skip
+    except BazaarError as exc:  # e.g. the lake's disk filled up: one line, no traceback
+        fail(exc.detail, code=1)
     total = time.perf_counter() - started
     out.print(summary_table(result.simulation))
     print_answers(out, {q: result.answers[q] for q in ("q1", "q2", "q3", "q4")})

@@ -14,6 +14,7 @@ from bazaar.cli.common import (
     export_metrics,
     fail,
     out,
+    quiet_rust_panics,
     stop_on_signals,
 )
 from bazaar.config import DEFAULT_DATA_DIR, Settings
@@ -127,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from bazaar.lake.writer import LakeWriter
 
+    quiet_rust_panics()
     settings = Settings.from_environ().override(store=args.store, catalog=args.catalog)
     root = lake_root(args, settings)
     storage = parse_options(args.storage_option, "--storage-option")

@@ -34,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if argv is None:
+        from bazaar.cli import common
+
+        common.standalone = True
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

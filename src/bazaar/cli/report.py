@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bazaar.cli.ask import add_analytics_flags, lake_of, options_from, warn_outside_lake
+from bazaar.cli.ask import (
+    add_analytics_flags,
+    lake_of,
+    options_from,
+    warn_if_tables_differ,
+    warn_outside_lake,
+)
 from bazaar.cli.common import add_command, console, fail
 
 
@@ -55,8 +61,16 @@ def run(args: argparse.Namespace) -> int:
             engine.close()
     except BazaarError as exc:
         fail(exc.detail)
+    warn_if_tables_differ(engine.snapshot)
     html = render_report(
-        answers, lake=lake, engine=args.engine, at=args.at, economy=series, api=args.api
+        answers,
+        lake=lake,
+        engine=args.engine,
+        at=args.at,
+        economy=series,
+        api=args.api,
+        position=engine.snapshot.describe(),
+        warning=engine.snapshot.warning(),
     )
     try:
         Path(args.out).write_text(html, encoding="utf-8")

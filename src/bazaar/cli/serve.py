@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from bazaar.cli.common import add_command, add_store_flags, fail
+from bazaar.cli.common import add_command, add_store_flags, fail, quiet_rust_panics
 from bazaar.cli.relay import add_kafka_flags, kafka_settings
 from bazaar.config import Settings, export_to_environ
 from bazaar.stream.kafka import KafkaSettings
@@ -199,6 +199,7 @@ def _serve(settings: Settings, *, banner: str | None, kafka: KafkaSettings | Non
         announce(f"  live dashboard: {url}/dashboard")
         from bazaar.lake.follower import follow_store
 
+        quiet_rust_panics()
         follow_store(settings.store, settings.lake, settings.catalog)
         announce(f"  lake: following the outbox into {settings.lake}")
     relay = None

@@ -3,6 +3,7 @@ background thread, and the demo waits for the lake to catch up with an outbox se
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Mapping
@@ -11,11 +12,17 @@ from pathlib import Path
 from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError, TableNotFoundError
 
+from bazaar.domain.errors import BazaarError
 from bazaar.lake.ingest import DEFAULT_FLUSH_SECONDS, Ingest, IngestSummary
 from bazaar.lake.sources import OUTBOX_SOURCE, OutboxSource
 from bazaar.lake.tables import TABLES
 from bazaar.lake.writer import LakeWriter, app_id, normalise_root, table_uri
 from bazaar.store.base import Store
+
+log = logging.getLogger("bazaar.lake")
+# A follower whose lake write failed (a full disk) tries again this often: once space is
+# freed it resumes from the lake's positions, each table taking exactly what it lacks.
+DEFAULT_RETRY_SECONDS = 5.0
 
 
 class LakeFollower:
@@ -28,12 +35,14 @@ class LakeFollower:
         *,
         storage_options: Mapping[str, str] | None = None,
         flush_seconds: float = DEFAULT_FLUSH_SECONDS,
+        retry_seconds: float = DEFAULT_RETRY_SECONDS,
     ) -> None:
         self.lake = normalise_root(lake)
+        self.retry_seconds = retry_seconds
+        self._store = store
+        self._flush_seconds = flush_seconds
         self._writer = LakeWriter(self.lake, storage_options=storage_options)
-        self._ingest = Ingest(
-            OutboxSource(store), self._writer, flush_seconds=flush_seconds, on_flush=self._landed
-        )
+        self._ingest = self._new_ingest()
         self._stop = threading.Event()
         self._progress = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="lake-follower", daemon=True)
@@ -44,15 +53,47 @@ class LakeFollower:
         self._thread.start()
         return self
 
+    def _new_ingest(self) -> Ingest:
+        return Ingest(
+            OutboxSource(self._store),
+            self._writer,
+            flush_seconds=self._flush_seconds,
+            on_flush=self._landed,
+        )
+
     def _run(self) -> None:
-        try:
-            self._ingest.run(follow=True, stop=self._stop)
-        except BaseException as exc:  # reported through .error and wait_for(): never silent
-            self.error = exc
-            with self._progress:
-                self._progress.notify_all()
+        while True:
+            try:
+                self._ingest.run(follow=True, stop=self._stop)
+                return
+            except BazaarError as exc:  # the lake's disk or the store: may come back
+                self._failed(exc, retrying=True)
+            except BaseException as exc:  # reported through .error and wait_for()
+                self._failed(exc, retrying=False)
+                return
+            if self._stop.wait(self.retry_seconds):
+                return
+            # Resume from the lake's positions with nothing buffered: a fresh Ingest, so no
+            # event polled before the failure is handed to the writer twice.
+            summary = self._ingest.summary
+            self._ingest = self._new_ingest()
+            self._ingest.summary = summary
+
+    def _failed(self, exc: BaseException, *, retrying: bool) -> None:
+        text = exc.detail if isinstance(exc, BazaarError) else repr(exc)
+        if self.error is None or str(self.error) != str(exc):  # once per distinct failure
+            if retrying:
+                log.error("lake follower: %s (retrying every %g s)", text, self.retry_seconds)
+            else:
+                log.error("lake follower stopped: %s", text, exc_info=exc)
+        self.error = exc
+        with self._progress:
+            self._progress.notify_all()
 
     def _landed(self, summary: IngestSummary) -> None:
+        if self.error is not None:
+            log.warning("lake follower: landing again after: %s", self.error)
+            self.error = None
         with self._progress:
             self._progress.notify_all()
 

@@ -40,6 +40,7 @@ from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from bazaar.domain.errors import BazaarError
 from bazaar.lake.sources import DEFAULT_TOPIC, kafka_source_id
+from bazaar.lake.storage_errors import write_failure
 from bazaar.lake.tables import TABLES
 from bazaar.lake.writer import LakeUnavailable, LakeWriter, Polled, normalise_root, table_uri
 
@@ -127,7 +128,7 @@ class BatchLedger:
                 ),
             )
         except (DeltaError, OSError) as exc:
-            raise LakeUnavailable(f"cannot write {BATCHES_TABLE}: {exc}") from exc
+            raise LakeUnavailable(write_failure(exc, BATCHES_TABLE)) from exc
 
 
 def batch_app_id(query_id: str) -> str:

@@ -46,6 +46,7 @@ from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundErr
 
 from bazaar.domain.errors import BazaarError
 from bazaar.lake.columnar import EVENT_INDEX, DecodedBatch, decode_batch
+from bazaar.lake.storage_errors import one_line, os_errno, write_failure
 from bazaar.lake.tables import (
     PARTITION_COLUMN,
     PRIMARY_TABLES,
@@ -205,7 +206,9 @@ class LakeWriter:
                 # Another ingest process created it between our two calls.
                 return DeltaTable(uri, storage_options=opts)
         except (DeltaError, OSError) as exc:
-            raise LakeUnavailable(f"cannot open lake table {uri}: {exc}") from exc
+            if os_errno(exc) is not None:
+                raise LakeUnavailable(write_failure(exc, uri)) from exc
+            raise LakeUnavailable(f"cannot open lake table {uri}: {one_line(str(exc))}") from exc
 
     def reload_seen(self) -> None:
         """Rebuild the duplicate filter's memory from the lake (on open, and whenever other
@@ -416,10 +419,10 @@ class LakeWriter:
                 return int(rows.num_rows)
             except CommitFailedError as exc:
                 if "concurrent transaction" not in str(exc).lower():
-                    raise LakeUnavailable(f"commit to {table} failed: {exc}") from exc
+                    raise LakeUnavailable(write_failure(exc, table_uri(self.root, table))) from exc
                 # Someone else committed one of our app ids: refresh and take only the rest.
             except (DeltaError, OSError) as exc:
-                raise LakeUnavailable(f"cannot write {table} at {self.root}: {exc}") from exc
+                raise LakeUnavailable(write_failure(exc, table_uri(self.root, table))) from exc
         raise LakeFenced(f"{table}: another writer keeps committing the same source positions")
 
     def close(self) -> None:
