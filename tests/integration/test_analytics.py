@@ -452,7 +452,9 @@ def test_cli_json_output_is_one_object_keyed_by_question(scenario: Scenario) -> 
         timeout=120,
     )
     answers = json.loads(run.stdout)
-    assert list(answers) == ["q1", "q2", "q3", "q4", "exploits"]
+    # The questions in the order asked, then the event position the lake was read at.
+    assert list(answers) == ["q1", "q2", "q3", "q4", "exploits", "lake"]
+    assert answers["lake"]["consistent"] is True and answers["lake"]["warning"] is None
     assert answers["q1"] == {"trades": 3, "rejected": 1}
     assert set(answers["q2"]) == {"item_id", "name", "trades", "quantity"}
     assert set(answers["q3"]) == {"player_id", "username", "distinct_items", "at"}
