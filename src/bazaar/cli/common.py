@@ -36,7 +36,10 @@ def quiet_rust_panics() -> None:
     if standalone:
         from bazaar.lake.rust_panics import silence_rust_panics
 
-        silence_rust_panics()
+        terminal = console.is_terminal
+        silence_rust_panics()  # fd 2 becomes a pipe to a filter that forwards to the terminal
+        if terminal:  # so live progress and colours stay as they were
+            console._force_terminal = True
 
 
 def add_command(

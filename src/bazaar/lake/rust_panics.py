@@ -32,6 +32,11 @@ _HEADER = re.compile(rb"^thread '[^']*'(?: \(\d+\))? panicked at ")
 # What follows the message: the hint about RUST_BACKTRACE, "stack backtrace:" and frames.
 _TAIL = re.compile(rb"^(?:note: |stack backtrace:|\s+\S)")
 _DRAIN_SECONDS = 1.0
+_HEADER_START = b"thread '"
+
+
+def _could_be_header(partial: bytes) -> bool:
+    return partial.startswith(_HEADER_START) or _HEADER_START.startswith(partial)
 
 
 class _PanicFilter:
@@ -73,6 +78,11 @@ class _PanicFilter:
             *lines, pending = (pending + chunk).split(b"\n")
             for line in lines:
                 self._line(line + b"\n")
+            if pending and self.state == "text" and not _could_be_header(pending):
+                # A line still being written (a progress display): show it now.
+                self._forward_blank()
+                self._write(pending)
+                pending = b""
 
     def _line(self, line: bytes) -> None:
         if self.state == "message":
@@ -86,7 +96,8 @@ class _PanicFilter:
         if _HEADER.match(line):
             self.held_blank = False
             self.report = [line]
-            self.state = "message"
+            # Rust >= 1.73 ends the header with ":" and puts the message on the next line.
+            self.state = "message" if line.rstrip().endswith(b":") else "tail"
             return
         if line.strip() == b"":
             self._forward_blank()
