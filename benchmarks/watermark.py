@@ -21,12 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.integration.test_lake_ingest import Trader
+from tests.integration.test_lake_ingest import Trader, commit_only
 
 from bazaar.analytics.engines import LAKE_TABLES
 from bazaar.cli.main import main
 from bazaar.domain.catalog import load_catalog
-from bazaar.lake.tables import event_rows
 from bazaar.lake.watermark import open_snapshot
 from bazaar.lake.writer import LakeWriter
 from bazaar.store.sqlite import SQLiteStore
@@ -49,12 +48,7 @@ def push_trades_ahead(root: Path, store: SQLiteStore, batches: int, size: int) -
             entries = store.read_outbox(after, size)
             if not entries:
                 return
-            staged = [
-                ("outbox", e.seq, rows)
-                for e in entries
-                if (rows := event_rows(e.body, "outbox", e.seq).rows.get("trades"))
-            ]
-            writer._commit("trades", staged, {"outbox": entries[-1].seq})
+            commit_only(writer, ("trades",), entries)
             after = entries[-1].seq
 
 

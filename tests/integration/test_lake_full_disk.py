@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 
-from bazaar.lake.tables import event_rows
 from bazaar.lake.writer import LakeWriter
 from bazaar.store.sqlite import SQLiteStore
 from tests.integration.test_lake_ingest import (
     Trader,
     _from_outbox,
     assert_lake_equals_outbox,
+    commit_only,
     outbox,
     url_of,
 )
@@ -155,13 +155,7 @@ def test_ask_answers_at_the_watermark_and_warns_when_tables_differ(
         writer.write(_from_outbox(entries[:150]))
         # Ingest stops after `trades`, `players` and `player_states` took the next batch
         # (a full disk, a crash): those three stand at entry 300, the others at 150.
-        for table in ("trades", "players", "player_states"):
-            staged = []
-            for e in entries[150:300]:
-                rows = event_rows(e.body, "outbox", e.seq).rows.get(table)
-                if rows:
-                    staged.append(("outbox", e.seq, rows))
-            writer._commit(table, staged, {"outbox": entries[299].seq})
+        commit_only(writer, ("trades", "players", "player_states"), entries[150:300])
     low, high = entries[149].seq, entries[299].seq
     assert accepted_up_to(docs, high) > accepted_up_to(docs, low)  # the tables do differ
 

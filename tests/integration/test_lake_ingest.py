@@ -153,6 +153,18 @@ def test_ingest_lands_every_event_once_and_resumes(trader: Trader, tmp_path: Pat
     assert DeltaTable(f"{lake}/trades").metadata().partition_columns == ["event_date"]
 
 
+def commit_only(writer: LakeWriter, tables: Sequence[str], entries: Sequence[OutboxEntry]) -> None:
+    """Commit a batch to some tables only, as an ingest that stopped after their commits
+    (a crash, a full disk): write()'s per-table commit step, for these tables."""
+    for table in tables:
+        staged = []
+        for e in entries:
+            rows = event_rows(e.body, "outbox", e.seq).rows.get(table)
+            if rows:
+                staged.append(("outbox", e.seq, rows))
+        writer._commit(table, staged, {"outbox": entries[-1].seq})
+
+
 def _from_outbox(entries: Sequence[OutboxEntry], shift: int = 0) -> Polled:
     """Outbox entries as the lake writer reads them, at their seq (+ `shift`)."""
     seqs = [shift + e.seq for e in entries]
@@ -273,15 +285,8 @@ def test_crash_between_table_commits_is_repaired_by_a_restart(
     entries = trader.store.read_outbox(0, 10_000)
     with LakeWriter(lake) as writer:
         writer.write(_from_outbox(entries[:100]))
-        # The process dies after committing two of the next batch's seven tables:
-        # run write()'s per-table commit step for those two only.
-        for table in ("trades", "player_states"):
-            staged = []
-            for e in entries[100:300]:
-                rows = event_rows(e.body, "outbox", e.seq).rows.get(table)
-                if rows:
-                    staged.append(("outbox", e.seq, rows))
-            writer._commit(table, staged, {"outbox": entries[299].seq})
+        # The process dies after committing two of the next batch's seven tables.
+        commit_only(writer, ("trades", "player_states"), entries[100:300])
     versions = LakeWriter(lake).open().table_versions("outbox")
     assert versions["trades"] == entries[299].seq
     assert versions["players"] == entries[99].seq
