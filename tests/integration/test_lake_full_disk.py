@@ -251,3 +251,43 @@ def test_follower_reports_a_full_disk_once_and_resumes_when_space_is_freed(
     assert "landing again" in err
     assert not [w for w in RUST_NOISE if w in err], err
     assert_lake_equals_outbox(small_disk.lake, docs)
+
+
+def test_kafka_ingest_on_a_full_disk_fails_in_one_line_and_reads_stay_consistent(
+    kafka_broker: Any, trader: Trader, small_disk: SmallDisk
+) -> None:
+    from tests.integration.test_lake_kafka import ingest_cmd, make_topic, publish, relay
+
+    trader.trade(3000)
+    docs = outbox(trader.store)
+    topic = f"full-disk-{uuid.uuid4().hex[:6]}"
+    make_topic(kafka_broker.bootstrap, topic, 3)
+    publish(kafka_broker.bootstrap, topic, relay(trader.store))
+    command = ingest_cmd(kafka_broker.bootstrap, topic, small_disk.lake, "--quiet")
+    env = {**os.environ, "RUST_BACKTRACE": "1"}
+    full = subprocess.run(
+        [*command, "--flush-events", "500"], capture_output=True, text=True, timeout=180, env=env
+    )
+    assert full.returncode != 0
+    errors = [line for line in full.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, full.stderr
+    assert errors[0].startswith("error: lake write failed: no space left on device")
+    assert not [w for w in RUST_NOISE if w in full.stderr], full.stderr
+
+    # One position per partition; every table read at them.
+    partial = ask_json(small_disk.lake, "q1")["lake"]
+    assert set(partial["positions"]) <= {f"kafka:{topic}:{p}" for p in range(3)}
+    for reached in partial["tables"].values():
+        assert all(reached[s] >= p for s, p in partial["positions"].items())
+
+    small_disk.free()
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=180, env=env)
+    assert rerun.returncode == 0, rerun.stderr
+    assert_lake_equals_outbox(small_disk.lake, docs)
+    whole = ask_json(small_disk.lake, "q1")
+    assert whole["lake"]["consistent"] is True
+    assert whole["q1"]["trades"] == accepted_up_to(docs, len(docs))
+    assert (
+        "lake as of event positions kafka:"
+        in bazaar("ask", "q1", "--lake", str(small_disk.lake)).stdout
+    )
