@@ -1,7 +1,9 @@
 """Settings, read once: command-line flags over BAZAAR_* environment variables over defaults.
 
-Nothing else in bazaar reads os.environ; workers started by uvicorn receive their settings
-through the same BAZAAR_* variables, written by `to_environ`.
+Nothing else in bazaar reads os.environ (prometheus_client's own PROMETHEUS_MULTIPROC_DIR,
+set and read in telemetry/metrics.py, aside); workers started by uvicorn receive their
+settings through the same BAZAAR_* variables, written by `to_environ`. Spark's variables
+(JAVA_HOME, PYSPARK_*, SPARK_LOCAL_IP) are read and defaulted here too.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class Settings:
     trade_retention: str = "48h"
     consumer_timeout: str = "24h"
     idempotency_window: str = "48h"
+    # Set by `bazaar serve --workers N` for its workers (api/balance.py), not by operators.
+    connection_table: str | None = None
 
     @staticmethod
     def from_environ(environ: Mapping[str, str] | None = None) -> Settings:
@@ -77,3 +81,27 @@ class Settings:
 def export_to_environ(settings: Settings) -> None:
     """Hand settings to worker processes (uvicorn imports the app factory in each)."""
     os.environ.update(settings.to_environ())
+
+
+def terminal_columns() -> str | None:
+    """COLUMNS, when the user set the width tables are drawn to (console.py)."""
+    return os.environ.get("COLUMNS")
+
+
+def java_home() -> str | None:
+    """The Java runtime Spark starts its JVM from, when JAVA_HOME names one."""
+    return os.environ.get("JAVA_HOME")
+
+
+def under_spark_submit() -> bool:
+    """spark-submit starts the JVM first and hands its port to Python: its --master wins."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def prepare_spark_environment(python: str) -> None:
+    """Spark's Python workers run `python`; kept when the deployment set its own."""
+    os.environ.setdefault("PYSPARK_PYTHON", python)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", python)
+    # Loopback unless told otherwise: avoids Spark's "resolves to a loopback address" warning
+    # here; on a cluster, SPARK_LOCAL_IP is set by the deployment and kept.
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
-from bazaar.analytics.sql import AnalyticsError, string_literal
+from bazaar.analytics.sql import string_literal
 from bazaar.domain.catalog import Catalog, load_catalog
+from bazaar.domain.errors import AnalyticsError
 
 if TYPE_CHECKING:
     from bazaar.lake.watermark import LakeSnapshot
@@ -186,7 +187,8 @@ class DuckDBEngine:
 
 
 def _spark_session(master: str) -> Any:
-    from bazaar.spark.session import SparkUnavailable, spark_session
+    from bazaar.domain.errors import SparkUnavailable
+    from bazaar.spark.session import spark_session
 
     try:
         return spark_session(master, app_name="bazaar-analytics")

@@ -18,9 +18,10 @@ from typing import Any
 import pyarrow as pa
 
 from bazaar.analytics.engines import Engine
-from bazaar.analytics.sql import AnalyticsError, OneTo, SqlValue, render_stages
+from bazaar.analytics.sql import OneTo, SqlValue, render_stages
 from bazaar.analytics.thresholds import ExploitThresholds
 from bazaar.domain.clock import format_instant, parse_instant
+from bazaar.domain.errors import AnalyticsError
 
 # "Ever": a cut-off after any event (Spark's and DuckDB's timestamps both reach year 9999).
 END_OF_TIME = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)

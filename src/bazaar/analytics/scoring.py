@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bazaar.analytics.exploits import BEHAVIOUR_DETECTORS, KIND_OF_DETECTOR
-from bazaar.analytics.sql import AnalyticsError
+from bazaar.domain.errors import AnalyticsError
 
 Json = Any
 

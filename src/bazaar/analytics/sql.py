@@ -16,13 +16,7 @@ from functools import cache
 from importlib import resources
 from string import Template
 
-from bazaar.domain.errors import BazaarError
-
-
-class AnalyticsError(BazaarError):
-    """A question cannot be answered: unknown question, bad parameter, unreadable lake."""
-
-    reason = "analytics_error"
+from bazaar.domain.errors import AnalyticsError
 
 
 @dataclass(frozen=True, slots=True)

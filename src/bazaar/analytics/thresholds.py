@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from bazaar.analytics.sql import AnalyticsError
+from bazaar.domain.errors import AnalyticsError
 
 
 def _knob(default: Any, help: str) -> Any:

@@ -21,7 +21,12 @@ from starlette.types import Receive, Scope, Send
 from bazaar.api.auth import AuthPolicy, Caller, require_reader, require_server
 from bazaar.api.batching import TradeBatcher
 from bazaar.api.body import parse_json, read_body
-from bazaar.api.errors import REJECTED_TRADE_STATUS, error_body, from_validation_error, status_for
+from bazaar.api.errors import (
+    REJECTED_TRADE_STATUS,
+    error_body,
+    from_validation_error,
+    http_answer,
+)
 from bazaar.api.limits import drops
 from bazaar.api.observe import ObservedApp, RequestObserver
 from bazaar.api.openapi import openapi_document
@@ -40,7 +45,6 @@ from bazaar.store.base import Idempotency, Store
 from bazaar.telemetry.metrics import ApiMetrics
 
 if TYPE_CHECKING:
-    from bazaar.config import Settings
     from bazaar.lake.archive import LakeArchive
 
 log = logging.getLogger("bazaar.api")
@@ -72,20 +76,13 @@ class JSON(Response):
 
 
 def _error(error: BazaarError) -> JSON:
-    status = status_for(error)
-    headers = {}
+    answer = http_answer(error)
     body = error_body(error)
     if isinstance(error, StoreUnavailable):
         # The cause names hosts, ports and driver errors: the log's business, not a client's.
         log.warning("store unavailable: %s", error.detail)
         body["detail"] = f"store unavailable; retry after {error.retry_after} s"
-    retry_after = getattr(error, "retry_after", None)
-    if status in (429, 503) and retry_after is not None:
-        headers["Retry-After"] = str(retry_after)
-    challenge = getattr(error, "www_authenticate", None)
-    if status == 401 and challenge is not None:
-        headers["WWW-Authenticate"] = challenge
-    return JSON(body, status_code=status, headers=headers)
+    return JSON(body, status_code=answer.status, headers=answer.headers(error))
 
 
 def _idempotency(request: Request, scope: str, parsed: BaseModel) -> Idempotency | None:
@@ -297,60 +294,6 @@ class TradeFastLane:
             self._observer.finish(scope, "/trades", response.status_code, started)
             return
         await self._observed(scope, receive, send)
-
-
-def app_from_environment() -> TradeFastLane:
-    """uvicorn's factory for `bazaar serve --workers N`: each worker opens its own store."""
-    from bazaar.api.auth import auth_from_settings
-    from bazaar.api.limits import HttpLimits
-    from bazaar.api.limits import configure as configure_limits
-    from bazaar.bootstrap import build_store
-    from bazaar.config import Settings
-
-    settings = Settings.from_environ()
-    configure_limits(HttpLimits.from_settings(settings))  # read by each new connection
-    store = build_store(settings)
-    auth = auth_from_settings(settings, strict=False)  # checked by `bazaar serve` already
-    observed: dict[str, Any] = {"consumers": pipeline_consumers(settings), "lake": settings.lake}
-    return create_app(
-        store,
-        health_provider=worker_health(store, settings),
-        auth=auth,
-        archive=lake_archive(settings),
-        **observed,
-    )
-
-
-def pipeline_consumers(settings: Any) -> list[str]:
-    """The outbox readers this server's settings start, for /metrics' lag gauges."""
-    from bazaar.lake.sources import lake_consumer
-    from bazaar.stream.relay import RELAY_CONSUMER
-
-    lakes = [lake_consumer(settings.lake)] if settings.lake else []
-    return [RELAY_CONSUMER] * bool(settings.kafka) + lakes
-
-
-def lake_archive(settings: Settings) -> LakeArchive | None:
-    if not settings.lake:
-        return None
-    from bazaar.lake.archive import LakeArchive
-
-    return LakeArchive(settings.lake)
-
-
-def worker_health(store: Store, settings: Settings) -> HealthProvider:
-    """GET /health's extra sections in a worker of `serve --workers N`: the relay and the
-    sweeper run in the supervisor, so a worker reports what the store shows of them."""
-    from bazaar.bootstrap import retention_policy
-    from bazaar.store.retention import outbox_health
-
-    policy = retention_policy(settings)
-    relay: HealthProvider | None = None
-    if settings.kafka:
-        from bazaar.stream.relay import worker_health_provider
-
-        relay = worker_health_provider(store, settings)
-    return combined_health(lambda: outbox_health(store, policy), relay)
 
 
 def combined_health(*providers: HealthProvider | None) -> HealthProvider:

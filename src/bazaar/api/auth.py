@@ -39,11 +39,11 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from starlette.requests import Request
 
 from bazaar.api.ratelimit import RateLimit, RateLimiter, retry_after_seconds
-from bazaar.config import Settings
 from bazaar.domain.errors import Forbidden, RateLimited, Unauthenticated
 from bazaar.domain.offers import SERVER, Actor
 from bazaar.store.base import Store
@@ -308,7 +308,22 @@ def require_reader(caller: Caller, player_ids: Iterable[int], what: str) -> None
         raise Forbidden(f"this token reads player {own}'s data only; {what} is not theirs")
 
 
-def auth_from_settings(settings: Settings, *, strict: bool = True) -> AuthPolicy:
+class AuthSettings(Protocol):
+    """What the policy is read from (config.Settings is one)."""
+
+    @property
+    def api_keys(self) -> str | None: ...
+    @property
+    def api_key_file(self) -> str | None: ...
+    @property
+    def rate_limit(self) -> str: ...
+    @property
+    def server_rate_limit(self) -> str: ...
+    @property
+    def auth_failure_limit(self) -> str: ...
+
+
+def auth_from_settings(settings: AuthSettings, *, strict: bool = True) -> AuthPolicy:
     """The policy `bazaar serve` configured (ValueError for a malformed key or limit; with
     `strict` False a key file that cannot be read fails closed instead)."""
     inline = (settings.api_keys or "").replace(",", "\n").splitlines()

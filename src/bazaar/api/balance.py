@@ -21,7 +21,6 @@ import os
 import struct
 from pathlib import Path
 
-ENV_TABLE = "BAZAAR_CONNECTION_TABLE"
 _SLOT = struct.Struct("q")
 _FLOCK = struct.Struct("hhqqi4x")  # struct flock on 64-bit Linux
 # Over its share by more than this (and a 1/8 margin), a worker sheds a connection.
@@ -88,18 +87,25 @@ class ConnectionTable:
 
 
 _table: ConnectionTable | None = None
+_table_path: str | None = None
+
+
+def use_table(path: str | None) -> None:
+    """This worker's table is the supervisor's file at `path` (bootstrap.py passes
+    settings.connection_table); None serves unbalanced."""
+    global _table_path
+    _table_path = path
 
 
 def worker_table() -> ConnectionTable | None:
     """This worker's table, opened on first use; None when serving with one worker."""
-    global _table
+    global _table, _table_path
     if _table is None:
-        path = os.environ.get(ENV_TABLE)
-        if not path:
+        if not _table_path:
             return None
         try:
-            _table = ConnectionTable(path)
+            _table = ConnectionTable(_table_path)
         except (OSError, ValueError):
-            os.environ.pop(ENV_TABLE, None)  # no table: serve unbalanced, as uvicorn does
+            _table_path = None  # no table: serve unbalanced, as uvicorn does
             return None
     return _table

@@ -17,7 +17,7 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bazaar.analytics.live import LiveEconomy
-from bazaar.analytics.sql import AnalyticsError
+from bazaar.domain.errors import AnalyticsError
 from bazaar.lake.sources import lake_consumer
 from bazaar.store.base import Store
 from bazaar.telemetry.metrics import lag_seconds

@@ -1,7 +1,18 @@
-"""The one table that maps errors to HTTP status codes, and the JSON error body."""
+"""The one table that maps each error to its HTTP answer: status, reason and headers.
+
+Every class of the tree drawn in domain/errors.py that can reach a client has a row; a
+subclass without one answers as its nearest ancestor that has. The reason is the error's
+own (`BazaarError.reason`, or an InvalidRequest's given reason); the row adds the status
+and, for the few that need one, the headers built from the error (a 401's challenge, a
+429's or 503's Retry-After). Answers the protocol refuses below the app (408, 431, 503
+too_many_connections) are written in api/http.py, before any handler runs.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from pydantic import ValidationError
@@ -10,36 +21,20 @@ from bazaar.domain.errors import (
     Archived,
     BazaarError,
     Forbidden,
-    IdempotencyKeyReused,
     InvalidRequest,
     NotFound,
     OfferNotOpen,
     RateLimited,
     StoreUnavailable,
     Unauthenticated,
-    UnknownOffer,
-    UnknownPlayer,
-    UnknownTrade,
 )
 
-STATUS_BY_ERROR: dict[type[BazaarError], int] = {
-    InvalidRequest: 422,
-    IdempotencyKeyReused: 422,
-    NotFound: 404,
-    UnknownPlayer: 404,
-    UnknownTrade: 404,
-    UnknownOffer: 404,
-    Archived: 410,
-    Unauthenticated: 401,  # + WWW-Authenticate
-    Forbidden: 403,
-    OfferNotOpen: 409,
-    RateLimited: 429,  # + Retry-After
-    StoreUnavailable: 503,
-}
-REJECTED_TRADE_STATUS = 409
+REJECTED_TRADE_STATUS = 409  # a trade a game rule refused: a recorded outcome, not an error
 
 
 class BodyTooLarge(InvalidRequest):
+    """A request body over the API's limit (api/body.py)."""
+
     reason = "body_too_large"
 
 
@@ -55,22 +50,66 @@ class DuplicateKey(InvalidRequest):
     reason = "duplicate_key"
 
 
-STATUS_BY_ERROR[BodyTooLarge] = 413
-STATUS_BY_ERROR[UnsupportedMediaType] = 415
+Headers = Callable[[Any], dict[str, str]]
+
+
+def _no_headers(error: BazaarError) -> dict[str, str]:
+    return {}
+
+
+def _challenge(error: Unauthenticated) -> dict[str, str]:
+    # RFC 6750: `error="invalid_token"` only when a credential was sent and refused.
+    challenge = 'Bearer realm="bazaar"'
+    if error.invalid_token:
+        challenge += ', error="invalid_token"'
+    return {"WWW-Authenticate": challenge}
+
+
+def _retry_after(error: RateLimited | StoreUnavailable) -> dict[str, str]:
+    return {"Retry-After": str(error.retry_after)}
+
+
+@dataclass(frozen=True, slots=True)
+class HttpAnswer:
+    status: int
+    headers: Headers = _no_headers
+
+
+HTTP_ANSWERS: Mapping[type[BazaarError], HttpAnswer] = MappingProxyType(
+    {
+        InvalidRequest: HttpAnswer(422),  # IdempotencyKeyReused, DuplicateKey too
+        BodyTooLarge: HttpAnswer(413),
+        UnsupportedMediaType: HttpAnswer(415),
+        NotFound: HttpAnswer(404),  # UnknownPlayer, UnknownTrade, UnknownOffer
+        Archived: HttpAnswer(410),  # ArchivedTrade, ArchivedOffer
+        Unauthenticated: HttpAnswer(401, _challenge),
+        Forbidden: HttpAnswer(403),
+        OfferNotOpen: HttpAnswer(409),
+        RateLimited: HttpAnswer(429, _retry_after),
+        StoreUnavailable: HttpAnswer(503, _retry_after),
+    }
+)
+_UNEXPECTED = HttpAnswer(500)
+
+
+def http_answer(error: BazaarError) -> HttpAnswer:
+    """The row of the error's class or of its nearest ancestor; 500 for an error no
+    client should meet (a lake or broker failure inside a request is a bug to log)."""
+    for cls in type(error).__mro__:
+        answer = HTTP_ANSWERS.get(cls)
+        if answer is not None:
+            return answer
+    return _UNEXPECTED
 
 
 def status_for(error: BazaarError) -> int:
-    for cls in type(error).__mro__:
-        if cls in STATUS_BY_ERROR:
-            return STATUS_BY_ERROR[cls]  # type: ignore[index]
-    return 500
+    return http_answer(error).status
 
 
 def error_body(error: BazaarError) -> dict[str, Any]:
     body: dict[str, Any] = {"reason": error.reason, "detail": error.detail}
-    field = getattr(error, "field", None)
-    if field is not None:
-        body["field"] = field
+    if isinstance(error, InvalidRequest) and error.field is not None:
+        body["field"] = error.field
     return body
 
 

@@ -10,19 +10,32 @@ case ends with a short JSON answer and a close, before the app sees a request.
 - more than `max_connections` open connections in one worker: the new one gets 503 with
   Retry-After and is closed at once.
 
-Each worker process reads them once (`configure`), from the same Settings as the app.
+Each worker process is given them once (`configure`, by bootstrap.py), from the same
+settings as the app.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
 import orjson
 
-from bazaar.config import Settings
-
 log = logging.getLogger("bazaar.api.limits")
+
+
+class LimitSettings(Protocol):
+    """What the limits are read from (config.Settings is one)."""
+
+    @property
+    def max_header_bytes(self) -> int: ...
+    @property
+    def request_timeout(self) -> float: ...
+    @property
+    def keep_alive_timeout(self) -> float: ...
+    @property
+    def max_connections(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +46,7 @@ class HttpLimits:
     max_connections: int = 1000
 
     @staticmethod
-    def from_settings(settings: Settings) -> HttpLimits:
+    def from_settings(settings: LimitSettings) -> HttpLimits:
         limits = HttpLimits(
             max_header_bytes=settings.max_header_bytes,
             request_timeout=settings.request_timeout,

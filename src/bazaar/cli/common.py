@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import socket
 import sys
@@ -13,20 +12,9 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any, NoReturn
 
-from rich.console import Console
+from bazaar.console import console as console
+from bazaar.console import out as out
 
-
-def _console(stderr: bool = False) -> Console:
-    """A console that never cuts tables to 80 columns when its output is a pipe or a file
-    (rich's default there): as wide as the content, unless COLUMNS says otherwise."""
-    made = Console(stderr=stderr, highlight=False)
-    if not made.is_terminal and not os.environ.get("COLUMNS"):
-        made.width = 10_000
-    return made
-
-
-console = _console(stderr=True)
-out = _console()
 # True when this process is the `bazaar` program itself (not main([...]) inside a test).
 standalone = False
 

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
 
 from bazaar.cli.common import add_command, add_store_flags, fail, quiet_rust_panics
 from bazaar.cli.relay import add_kafka_flags, kafka_settings
-from bazaar.config import Settings, export_to_environ
+from bazaar.config import Settings
 from bazaar.stream.kafka import KafkaSettings
 from bazaar.telemetry.logs import add_log_flags
-from bazaar.telemetry.metrics import multiprocess_dir
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -146,119 +143,12 @@ def run(args: argparse.Namespace) -> int:
 def serve(
     settings: Settings, *, banner: str | None = None, kafka: KafkaSettings | None = None
 ) -> None:
-    with multiprocess_dir():  # the workers' metrics, summed by whoever answers /metrics
-        _serve(settings, banner=banner, kafka=kafka)
+    from bazaar.server import ServeRefused, prepare
 
-
-def _serve(settings: Settings, *, banner: str | None, kafka: KafkaSettings | None) -> None:
-    import uvicorn
-
-    from bazaar.api.app import combined_health, create_app, lake_archive, pipeline_consumers
-    from bazaar.api.auth import auth_from_settings
-    from bazaar.api.limits import HttpLimits
-    from bazaar.api.limits import configure as configure_limits
-    from bazaar.bootstrap import build_store, retention_policy
-    from bazaar.domain.errors import BazaarError
-    from bazaar.store.retention import RetentionSweeper, format_duration, outbox_health
-    from bazaar.telemetry.logs import announce, configure_logging, uvicorn_log_config
-
-    configure_logging(settings.log_format, settings.log_level)
-    try:
-        policy = retention_policy(settings)
-        store = build_store(settings)  # opened here too, so a bad URL fails before binding
-    except (BazaarError, ValueError) as exc:
-        fail(str(exc))
-    try:
-        auth = auth_from_settings(settings)  # a bad key file or limit fails before binding
-    except (OSError, ValueError) as exc:
-        fail(f"auth settings: {exc}")
-    try:
-        configure_limits(HttpLimits.from_settings(settings))
-    except ValueError as exc:
-        fail(f"connection limits: {exc}")
-    if not auth.enabled:
-        announce(
-            "[bold red]WARNING: no API key configured: anyone who can reach this port can"
-            " create players and move any player's items and gold.[/] Configure keys with"
-            " --api-key-file PATH or BAZAAR_API_KEYS (see README, Offers and authentication).",
-            warning=True,
-        )
-    elif auth.keys is not None and auth.keys.path is not None and settings.workers <= 1:
-        import signal
-
-        keys = auth.keys
-        signal.signal(signal.SIGHUP, lambda *_: keys.request_reload())
-    for warning in (store.durability_warning(), store.retention_warning()):
-        if warning is not None:
-            announce(f"[bold yellow]warning:[/] {warning}", warning=True)
-    url = f"http://{settings.host}:{settings.port}"
-    announce(banner or f"bazaar serving on [bold]{url}[/] (store {settings.store})")
-    announce(f"  API docs: {url}/docs   OpenAPI: {url}/openapi.json   Ctrl-C stops")
-    announce(f"  Prometheus metrics: {url}/metrics")
-    if settings.lake:
-        announce(f"  live dashboard: {url}/dashboard")
-        from bazaar.lake.follower import follow_store
-
+    if settings.lake:  # the follower writes the lake in this process
         quiet_rust_panics()
-        follow_store(settings.store, settings.lake, settings.catalog)
-        announce(f"  lake: following the outbox into {settings.lake}")
-    relay = None
-    if kafka is not None:  # one relay per store: here, never in the workers
-        from bazaar.stream.relay import BackgroundRelay, OutboxRelay
-
-        relay = BackgroundRelay(OutboxRelay(build_store(settings), kafka)).start()
-        announce(f"  kafka: relaying the outbox to {kafka.bootstrap} topic {kafka.topic}")
-    # One sweeper per server, never in the workers: it releases what every consumer passed.
-    sweeper = RetentionSweeper(build_store(settings), policy).start()
-    announce(
-        f"  retention: outbox {format_duration(policy.outbox)} (and until every consumer"
-        f" passed), trades {format_duration(policy.trades)}; `bazaar outbox status` shows"
-        " what is held"
-    )
-    common = {
-        "host": settings.host,
-        "port": settings.port,
-        "log_level": settings.log_level,
-        "log_config": uvicorn_log_config(settings.log_format, settings.log_level),
-        "access_log": False,
-        "loop": "uvloop",
-        "http": "bazaar.api.http:OneWriteHttpToolsProtocol",  # httptools, one write per answer
-        "backlog": 4096,
-        "timeout_keep_alive": settings.keep_alive_timeout,
-        "server_header": False,  # no "server: uvicorn" in every answer: nothing reads it
-    }
-    balance_table: Path | None = None  # the workers' table, removed when serving ends
     try:
-        if settings.workers <= 1:
-            health = combined_health(
-                lambda: outbox_health(store, policy), relay.health if relay else None
-            )
-            app = create_app(
-                store, health_provider=health, auth=auth, archive=lake_archive(settings),
-                consumers=pipeline_consumers(settings), lake=settings.lake,
-            )  # fmt: skip
-            uvicorn.run(app, **common)  # type: ignore[arg-type]
-            return
-        store.close()
-        export_to_environ(settings)
-        from bazaar.api.balance import ENV_TABLE, create_table
-
-        try:  # workers spread their connections evenly (api/balance.py)
-            table = create_table(settings.workers)
-        except OSError as exc:
-            announce(f"[bold yellow]warning:[/] workers not balanced: {exc}", warning=True)
-        else:
-            os.environ[ENV_TABLE] = str(table)
-            balance_table = table
-        uvicorn.run(
-            "bazaar.api.app:app_from_environment",
-            factory=True,
-            workers=settings.workers,
-            **common,  # type: ignore[arg-type]
-        )
-    finally:
-        if balance_table is not None:
-            balance_table.unlink(missing_ok=True)
-        sweeper.stop()
-        if relay is not None:
-            relay.stop()
+        server = prepare(settings, kafka)
+    except ServeRefused as exc:
+        fail(str(exc))
+    server.run(banner)

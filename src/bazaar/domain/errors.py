@@ -1,8 +1,11 @@
-"""One exception tree for everything bazaar refuses to do.
+"""One exception tree for everything bazaar refuses to do, whole.
 
     BazaarError
      ├── InvalidRequest            malformed client input              -> 422
-     │    └── IdempotencyKeyReused same key, different body            -> 422
+     │    ├── IdempotencyKeyReused same key, different body            -> 422
+     │    ├── DuplicateKey         a JSON key sent twice (api/errors)  -> 422
+     │    ├── BodyTooLarge         over the body limit (api/errors)    -> 413
+     │    └── UnsupportedMediaType not application/json (api/errors)   -> 415
      ├── NotFound                                                      -> 404
      │    ├── UnknownPlayer
      │    ├── UnknownTrade
@@ -14,13 +17,28 @@
      ├── Forbidden                 valid credential, not its to act on -> 403
      ├── OfferNotOpen              offer already accepted, declined, …  -> 409
      ├── RateLimited               a credential's request budget spent -> 429
-     ├── CatalogError              a catalog file that cannot be used
      ├── StoreUnavailable          the backing store cannot be reached -> 503
-     └── OutboxReleased            a reader asked for entries already released
+     ├── CatalogError              a catalog file that cannot be used
+     ├── OutboxReleased            a reader asked for entries already released
+     ├── MalformedEvent            bytes that are not an event envelope
+     ├── BrokerUnavailable         Kafka cannot be reached or refused a request
+     ├── LakeUnavailable           the lake's storage cannot be read or written
+     │    └── LakeFenced           another writer keeps taking the positions
+     ├── SparkUnavailable          pyspark or Java missing, or no session
+     └── AnalyticsError            a question that cannot be answered
+
+The right-hand column is the API's (api/errors.py holds the one table of status, reason
+and headers); errors without a status never reach an HTTP answer. The three HTTP-envelope
+errors live in api/errors.py, the HTTP adapter that alone raises them. Answers refused
+below the app (408 slow head or body, 431 oversized head, 503 worker at its connection
+limit) are written by the protocol in api/http.py and are not exceptions.
 
 A trade that breaks a game rule is NOT an exception: it is a recorded outcome
 (`trading.Rejected`) because the rejection itself is an event the analytics needs.
 Adapters translate third-party errors into this tree (`raise StoreUnavailable(...) from exc`).
+Outside it on purpose: `simulate`'s SimulationError and StoreWorkerFailed (a run of the
+load generator that failed, never a refusal of bazaar's) and `lake.tables.InvalidEvent`
+(a ValueError the lake's decoders raise row by row).
 """
 
 from __future__ import annotations
@@ -134,11 +152,9 @@ class Unauthenticated(BazaarError):
 
     def __init__(self, detail: str, *, invalid_token: bool = False) -> None:
         super().__init__(detail)
-        # RFC 6750: `error="invalid_token"` only when a credential was sent and refused.
-        challenge = 'Bearer realm="bazaar"'
-        if invalid_token:
-            challenge += ', error="invalid_token"'
-        self.www_authenticate = challenge
+        # True when a credential was sent and refused (not merely missing): the API's
+        # challenge then says error="invalid_token" (RFC 6750).
+        self.invalid_token = invalid_token
 
 
 class Forbidden(BazaarError):
@@ -183,3 +199,40 @@ class OutboxReleased(BazaarError):
         )
         self.after = after
         self.released = released
+
+
+class MalformedEvent(BazaarError):
+    """Bytes that are not an event envelope."""
+
+    reason = "malformed_event"
+
+
+class BrokerUnavailable(BazaarError):
+    """The Kafka cluster cannot be reached, the topic does not exist, or it refused a
+    request (the relay's producer, the lake's consumer and Spark's offset reader alike)."""
+
+    reason = "broker_unavailable"
+
+
+class LakeUnavailable(BazaarError):
+    """The lake's storage cannot be read or written."""
+
+    reason = "lake_unavailable"
+
+
+class LakeFenced(LakeUnavailable):
+    """Another writer keeps committing the positions this one is trying to write."""
+
+    reason = "lake_fenced"
+
+
+class SparkUnavailable(BazaarError):
+    """pyspark or a Java runtime is missing, or the session could not start."""
+
+    reason = "spark_unavailable"
+
+
+class AnalyticsError(BazaarError):
+    """A question cannot be answered: unknown question, bad parameter, unreadable lake."""
+
+    reason = "analytics_error"

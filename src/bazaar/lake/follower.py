@@ -162,16 +162,3 @@ def wait_for_lake(
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.05)
-
-
-def follow_store(store_url: str, lake: str | Path, catalog: str | None = None) -> LakeFollower:
-    """Start a follower on its own store handle; it stops (landing what it holds) at exit.
-    Used by `bazaar serve --lake PATH`."""
-    import atexit
-
-    from bazaar.bootstrap import open_store
-    from bazaar.domain.catalog import load_catalog
-
-    follower = LakeFollower(open_store(store_url, load_catalog(catalog)), lake).start()
-    atexit.register(follower.stop)
-    return follower

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from bazaar.domain.errors import BazaarError
+from bazaar.domain.errors import BrokerUnavailable
 from bazaar.lake.writer import LakeWriter, Polled, normalise_root
 from bazaar.store.base import Store
 from bazaar.store.outbox import check_contiguous
@@ -27,10 +27,6 @@ def lake_consumer(lake: str) -> str:
 
 DEFAULT_TOPIC = "bazaar.events"
 DEFAULT_GROUP = "bazaar-ingest"
-
-
-class SourceUnavailable(BazaarError):
-    reason = "source_unavailable"
 
 
 class OutboxSource:
@@ -162,7 +158,7 @@ class KafkaSource:
                 [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke
             )
         except KafkaException as exc:
-            raise SourceUnavailable(
+            raise BrokerUnavailable(
                 f"cannot consume {self.topic} at {self.bootstrap}: {exc}"
             ) from exc
 
@@ -196,7 +192,7 @@ class KafkaSource:
         try:
             messages = self._consumer.consume(min(max_events, 50_000), timeout)
         except KafkaException as exc:
-            raise SourceUnavailable(f"consuming {self.topic}: {exc}") from exc
+            raise BrokerUnavailable(f"consuming {self.topic}: {exc}") from exc
         out = Polled()
         sources, positions, raws = out.sources, out.positions, out.raws
         ids, last, eof = self._source_ids, self._next, self._eof
@@ -207,7 +203,7 @@ class KafkaSource:
                     eof.add(m.partition())
                     continue
                 if err.fatal():
-                    raise SourceUnavailable(f"consuming {self.topic}: {err}")
+                    raise BrokerUnavailable(f"consuming {self.topic}: {err}")
                 continue  # transient: librdkafka retries by itself
             partition, offset = m.partition(), m.offset()
             eof.discard(partition)

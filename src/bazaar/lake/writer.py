@@ -44,7 +44,7 @@ import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
-from bazaar.domain.errors import BazaarError
+from bazaar.domain.errors import LakeFenced, LakeUnavailable
 from bazaar.lake.columnar import EVENT_INDEX, DecodedBatch, decode_batch
 from bazaar.lake.storage_errors import one_line, os_errno, write_failure
 from bazaar.lake.tables import (
@@ -58,18 +58,6 @@ from bazaar.lake.tables import (
 )
 
 _COMMIT_ATTEMPTS = 5
-
-
-class LakeUnavailable(BazaarError):
-    """The lake's storage cannot be read or written."""
-
-    reason = "lake_unavailable"
-
-
-class LakeFenced(LakeUnavailable):
-    """Another writer keeps committing the positions this one is trying to write."""
-
-    reason = "lake_fenced"
 
 
 @dataclass(slots=True)

@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from bazaar.domain.errors import BazaarError
+from bazaar.domain.errors import BrokerUnavailable
 
 # Bounded prefetch: the probe wants the fetch's watermark, not the events.
 _PROBE_SETTINGS: dict[str, Any] = {
@@ -41,12 +41,6 @@ _READ_SETTINGS: dict[str, Any] = {
     "log_level": 3,
 }
 READ_BATCH_ROWS = 10_000
-
-
-class KafkaUnavailable(BazaarError):
-    """The broker cannot be reached, the topic does not exist, or a range cannot be read."""
-
-    reason = "source_unavailable"
 
 
 def consumer_config(
@@ -80,7 +74,7 @@ class EndProbe:
         try:
             self._consumer = Consumer(consumer_config(bootstrap, options or {}, _PROBE_SETTINGS))
         except KafkaException as exc:
-            raise KafkaUnavailable(f"cannot consume {topic} at {bootstrap}: {exc}") from exc
+            raise BrokerUnavailable(f"cannot consume {topic} at {bootstrap}: {exc}") from exc
         self._bootstrap = bootstrap
 
     def partitions(self) -> list[int]:
@@ -91,11 +85,11 @@ class EndProbe:
             try:
                 meta = self._consumer.list_topics(self.topic, timeout=5).topics.get(self.topic)
             except KafkaException as exc:
-                raise KafkaUnavailable(f"cannot reach Kafka at {self._bootstrap}: {exc}") from exc
+                raise BrokerUnavailable(f"cannot reach Kafka at {self._bootstrap}: {exc}") from exc
             if meta is not None and meta.error is None and meta.partitions:
                 return sorted(meta.partitions)
             if time.monotonic() > deadline:
-                raise KafkaUnavailable(f"topic {self.topic!r} not found at {self._bootstrap}")
+                raise BrokerUnavailable(f"topic {self.topic!r} not found at {self._bootstrap}")
             time.sleep(0.2)
 
     def beginnings(self, partitions: list[int]) -> dict[int, int]:
@@ -108,7 +102,7 @@ class EndProbe:
                 for p in partitions
             }
         except KafkaException as exc:
-            raise KafkaUnavailable(f"listing offsets of {self.topic}: {exc}") from exc
+            raise BrokerUnavailable(f"listing offsets of {self.topic}: {exc}") from exc
 
     def ends(self, known: Mapping[int, int]) -> dict[int, int]:
         """The offset after the last event of each partition in `known` (partition -> an
@@ -124,7 +118,7 @@ class EndProbe:
             deadline = time.monotonic() + self.timeout
             while answered < set(known):
                 if time.monotonic() > deadline:
-                    raise KafkaUnavailable(
+                    raise BrokerUnavailable(
                         f"no fetch answer from {self.topic} partitions"
                         f" {sorted(set(known) - answered)} in {self.timeout:.0f} s"
                     )
@@ -132,7 +126,7 @@ class EndProbe:
                     err = message.error()
                     if err is not None and err.code() != KafkaError._PARTITION_EOF:
                         if err.fatal() or err.code() == KafkaError.OFFSET_OUT_OF_RANGE:
-                            raise KafkaUnavailable(f"probing {self.topic}: {err}")
+                            raise BrokerUnavailable(f"probing {self.topic}: {err}")
                         continue
                     answered.add(message.partition() or 0)
             ends = {}
@@ -141,7 +135,7 @@ class EndProbe:
                 ends[p] = max(int(high), start)
             return ends
         except KafkaException as exc:
-            raise KafkaUnavailable(f"probing the end of {self.topic}: {exc}") from exc
+            raise BrokerUnavailable(f"probing the end of {self.topic}: {exc}") from exc
         finally:
             with contextlib.suppress(KafkaException):
                 consumer.unassign()
@@ -166,7 +160,7 @@ def read_range(
     try:
         consumer = Consumer(consumer_config(bootstrap, options or {}, _READ_SETTINGS))
     except KafkaException as exc:
-        raise KafkaUnavailable(f"cannot consume {topic} at {bootstrap}: {exc}") from exc
+        raise BrokerUnavailable(f"cannot consume {topic} at {bootstrap}: {exc}") from exc
     try:
         consumer.assign([TopicPartition(topic, partition, start)])
         offsets: list[int] = []
@@ -176,7 +170,7 @@ def read_range(
         while position < end:
             messages = consumer.consume(min(READ_BATCH_ROWS, end - position), 0.2)
             if not messages and time.monotonic() - quiet_since > timeout:
-                raise KafkaUnavailable(
+                raise BrokerUnavailable(
                     f"{topic}[{partition}] stopped at offset {position} before {end}"
                 )
             for message in messages:
@@ -185,7 +179,7 @@ def read_range(
                     if err.code() == KafkaError._PARTITION_EOF:
                         position = max(position, message.offset() or 0)
                         continue
-                    raise KafkaUnavailable(f"reading {topic}[{partition}]: {err}")
+                    raise BrokerUnavailable(f"reading {topic}[{partition}]: {err}")
                 offset = message.offset() or 0
                 if offset >= end:
                     position = end
@@ -200,6 +194,6 @@ def read_range(
         if offsets:
             yield offsets, values
     except KafkaException as exc:
-        raise KafkaUnavailable(f"reading {topic}[{partition}]: {exc}") from exc
+        raise BrokerUnavailable(f"reading {topic}[{partition}]: {exc}") from exc
     finally:
         consumer.close()

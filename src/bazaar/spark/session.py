@@ -16,7 +16,8 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from bazaar.domain.errors import BazaarError
+from bazaar.config import java_home, prepare_spark_environment, under_spark_submit
+from bazaar.domain.errors import SparkUnavailable
 
 DEFAULT_MASTER = "local[*]"
 
@@ -31,14 +32,8 @@ _DEFAULTS: dict[str, str] = {
 }
 
 
-class SparkUnavailable(BazaarError):
-    """pyspark or a Java runtime is missing, or the session could not start."""
-
-    reason = "spark_unavailable"
-
-
 def _java_present() -> bool:
-    home = os.environ.get("JAVA_HOME")
+    home = java_home()
     if home and os.path.exists(os.path.join(home, "bin", "java")):
         return True
     return shutil.which("java") is not None
@@ -67,13 +62,9 @@ def spark_session(
             "Spark needs a Java 17+ runtime: install one (e.g. apt-get install openjdk-17-jre)"
             " or set JAVA_HOME"
         )
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    # Loopback unless told otherwise: avoids Spark's "resolves to a loopback address" warning
-    # here; on a cluster, SPARK_LOCAL_IP is set by the deployment and kept.
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    prepare_spark_environment(sys.executable)
     builder = SparkSession.builder.appName(app_name)
-    if master is not None or not _under_spark_submit():
+    if master is not None or not under_spark_submit():
         builder = builder.master(master or DEFAULT_MASTER)
     for key, value in {**_DEFAULTS, **(config or {})}.items():
         builder = builder.config(key, value)
@@ -83,11 +74,6 @@ def spark_session(
         raise SparkUnavailable(f"cannot start Spark on {master or DEFAULT_MASTER}: {exc}") from exc
     session.sparkContext.setLogLevel("ERROR")
     return session
-
-
-def _under_spark_submit() -> bool:
-    """spark-submit starts the JVM first and hands its port to Python: its --master wins."""
-    return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
 def stop_spark() -> None:

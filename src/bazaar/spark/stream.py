@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from bazaar.spark.session import SparkUnavailable
+from bazaar.domain.errors import SparkUnavailable
 
 if TYPE_CHECKING:
     from bazaar.lake.spark_ingest import SparkIngestConfig

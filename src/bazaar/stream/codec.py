@@ -14,15 +14,9 @@ from typing import Any
 
 import orjson
 
-from bazaar.domain.errors import BazaarError
+from bazaar.domain.errors import MalformedEvent
 from bazaar.domain.events import Event
 from bazaar.store.base import OutboxEntry
-
-
-class MalformedEvent(BazaarError):
-    """Bytes that are not an event envelope."""
-
-    reason = "malformed_event"
 
 
 def encode_event(event: Event) -> bytes:

@@ -16,8 +16,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from bazaar.domain.errors import MalformedEvent
 from bazaar.domain.events import EVENT_TYPES
-from bazaar.stream.codec import MalformedEvent
 
 
 @cache

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bazaar.domain.errors import BazaarError
+from bazaar.domain.errors import BrokerUnavailable
 
 log = logging.getLogger("bazaar.kafka")
 
@@ -49,12 +49,6 @@ _GUARDED = {
     "enable.idempotence": ("true", {"true", "True", "1"}),
     "acks": ("all", {"all", "-1"}),
 }
-
-
-class BrokerUnavailable(BazaarError):
-    """The Kafka cluster cannot be reached or refused a request."""
-
-    reason = "broker_unavailable"
 
 
 def parse_kafka_config(pairs: Sequence[str]) -> dict[str, str]:

@@ -34,11 +34,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from bazaar.config import Settings
-from bazaar.domain.errors import BazaarError
+from bazaar.domain.errors import BazaarError, BrokerUnavailable
 from bazaar.store.base import OutboxEntry, Store
 from bazaar.store.outbox import check_contiguous
-from bazaar.stream.kafka import BrokerProbe, BrokerUnavailable, KafkaSettings, ensure_topic
+from bazaar.stream.kafka import BrokerProbe, KafkaSettings, ensure_topic
 
 log = logging.getLogger("bazaar.relay")
 
@@ -357,13 +356,13 @@ class BackgroundRelay:
         self._thread.join(timeout=timeout)
 
 
-def worker_health_provider(store: Store, settings: Settings) -> Callable[[], dict[str, Any]]:
+def worker_health_provider(store: Store, kafka: KafkaSettings) -> Callable[[], dict[str, Any]]:
     """The relay section of GET /health in a process that does not run the relay (a
     worker of `serve --workers N`): lag from the position the relay committed in the
     store; broker state from this process's own metadata request (plain bootstrap: the
     --kafka-config passthrough stays in the supervisor, so behind SASL/SSL it reads
     "unreachable"; the supervisor's log has the relay's own view)."""
-    probe = BrokerProbe(KafkaSettings(settings.kafka or "", topic=settings.topic))
+    probe = BrokerProbe(kafka)
 
     def provide() -> dict[str, Any]:
         position = store.consumer_position(RELAY_CONSUMER)

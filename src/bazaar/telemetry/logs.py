@@ -87,7 +87,7 @@ def announce(message: str, *, warning: bool = False) -> None:
     """A command's banner line: to the console as it is, or, with --log-format json, as a
     log event (markup dropped) so that every line on stderr parses."""
     if not _json_console:
-        from bazaar.cli.common import console
+        from bazaar.console import console
 
         console.print(message)
         return
