@@ -30,7 +30,7 @@ def plotly_js() -> Path:
 
 
 def dashboard_routes(lake: str, store: Store) -> list[BaseRoute]:
-    from bazaar.api.app import JSON
+    from bazaar.api.answers import JSON
 
     live = LiveEconomy(lake, store.catalog)
     consumer = lake_consumer(lake)  # the name this lake's follower records its position under

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from bazaar import __version__
-from bazaar.api.schemas import MAX_ID, PlayerIn, TradeIn
+from bazaar.api.schemas import MAX_ID, OfferIn, PlayerIn, TradeIn
 
 _ERROR = {
     "type": "object",
@@ -231,8 +231,6 @@ def _complete(paths: dict[str, Any]) -> dict[str, Any]:
 
 @cache
 def openapi_document() -> dict[str, Any]:
-    from bazaar.api.offers import OfferIn
-
     _, defs = models_json_schema(
         [(PlayerIn, "validation"), (TradeIn, "validation"), (OfferIn, "validation")],
         ref_template="#/components/schemas/{model}",

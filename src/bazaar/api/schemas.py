@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bazaar.domain.catalog import Catalog
 from bazaar.domain.model import USERNAME_MAX, ItemLine, PlayerState, TradeRequest, TradeSide
+from bazaar.domain.offers import DEFAULT_OFFER_TTL_SECONDS, MAX_OFFER_TTL_SECONDS
 from bazaar.domain.trading import Accepted, TradeOutcome
 
 MAX_ID = 2**63 - 1
@@ -53,6 +54,26 @@ class TradeIn(_Strict):
 class PlayerIn(_Strict):
     username: str | None = Field(default=None, max_length=USERNAME_MAX * 4)
     player_class: str | None = Field(default=None, max_length=64)
+
+
+class OfferSideIn(_Strict):
+    items: list[ItemLineIn] = Field(default_factory=list, max_length=MAX_LINES)
+    gold: int = Field(default=0, ge=0, le=MAX_GOLD)
+
+    def to_domain(self, player_id: int) -> TradeSide:
+        lines = tuple(ItemLine(i.item_id, i.quantity) for i in self.items)
+        return TradeSide(player_id=player_id, items=lines, gold=self.gold)
+
+
+class OfferIn(_Strict):
+    """An offer from `from_player_id` (default: the token's player) to `to_player_id`:
+    the creator gives `gives` and asks `wants` in return."""
+
+    to_player_id: int = Field(ge=1, le=MAX_ID)
+    from_player_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    gives: OfferSideIn = Field(default_factory=OfferSideIn)
+    wants: OfferSideIn = Field(default_factory=OfferSideIn)
+    expires_in: int = Field(default=DEFAULT_OFFER_TTL_SECONDS, ge=1, le=MAX_OFFER_TTL_SECONDS)
 
 
 def player_view(catalog: Catalog, state: PlayerState) -> dict[str, Any]:
