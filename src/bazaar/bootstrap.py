@@ -18,6 +18,7 @@ from bazaar.store.base import Store
 if TYPE_CHECKING:
     from bazaar.api.app import HealthProvider, TradeFastLane
     from bazaar.api.auth import AuthPolicy
+    from bazaar.api.limits import HttpLimits
     from bazaar.lake.archive import LakeArchive
     from bazaar.lake.follower import LakeFollower
     from bazaar.store.retention import RetentionPolicy
@@ -109,16 +110,29 @@ def worker_health(store: Store, settings: Settings) -> HealthProvider:
     return combined_health(lambda: outbox_health(store, policy), relay)
 
 
+def http_limits(settings: Settings) -> HttpLimits:
+    """The connection limits (ValueError for one out of range)."""
+    from bazaar.api.limits import HttpLimits
+
+    limits = HttpLimits(
+        max_header_bytes=settings.max_header_bytes,
+        request_timeout=settings.request_timeout,
+        keep_alive_timeout=settings.keep_alive_timeout,
+        max_connections=settings.max_connections,
+    )
+    limits.check()
+    return limits
+
+
 def app_from_environment() -> TradeFastLane:
     """uvicorn's factory for `bazaar serve --workers N`: each worker reads the settings
     the supervisor exported (config.export_to_environ) and opens its own store."""
     from bazaar.api.auth import auth_from_settings
     from bazaar.api.balance import use_table
-    from bazaar.api.limits import HttpLimits
     from bazaar.api.limits import configure as configure_limits
 
     settings = Settings.from_environ()
-    configure_limits(HttpLimits.from_settings(settings))  # read by each new connection
+    configure_limits(http_limits(settings))  # read by each new connection
     use_table(settings.connection_table)  # workers spread their connections evenly
     store = build_store(settings)
     auth = auth_from_settings(settings, strict=False)  # checked by `bazaar serve` already

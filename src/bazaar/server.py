@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bazaar.bootstrap import build_app, build_store, follow_store, retention_policy
+from bazaar.bootstrap import build_app, build_store, follow_store, http_limits, retention_policy
 from bazaar.config import Settings, export_to_environ
 from bazaar.domain.errors import BazaarError
 from bazaar.telemetry.logs import announce, configure_logging, uvicorn_log_config
@@ -147,7 +147,6 @@ def prepare(settings: Settings, kafka: KafkaSettings | None = None) -> Server:
     """Everything `bazaar serve` needs, checked before a port is bound (ServeRefused says
     what is wrong). `kafka` also runs the outbox relay in this process."""
     from bazaar.api.auth import auth_from_settings
-    from bazaar.api.limits import HttpLimits
     from bazaar.api.limits import configure as configure_limits
 
     configure_logging(settings.log_format, settings.log_level)
@@ -161,7 +160,7 @@ def prepare(settings: Settings, kafka: KafkaSettings | None = None) -> Server:
     except (OSError, ValueError) as exc:
         raise ServeRefused(f"auth settings: {exc}") from exc
     try:
-        configure_limits(HttpLimits.from_settings(settings))
+        configure_limits(http_limits(settings))
     except ValueError as exc:
         raise ServeRefused(f"connection limits: {exc}") from exc
     return Server(settings, kafka, store, auth, policy)

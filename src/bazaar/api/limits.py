@@ -18,24 +18,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Protocol
 
 import orjson
 
 log = logging.getLogger("bazaar.api.limits")
-
-
-class LimitSettings(Protocol):
-    """What the limits are read from (config.Settings is one)."""
-
-    @property
-    def max_header_bytes(self) -> int: ...
-    @property
-    def request_timeout(self) -> float: ...
-    @property
-    def keep_alive_timeout(self) -> float: ...
-    @property
-    def max_connections(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,17 +30,6 @@ class HttpLimits:
     request_timeout: float = 10.0
     keep_alive_timeout: float = 5.0
     max_connections: int = 1000
-
-    @staticmethod
-    def from_settings(settings: LimitSettings) -> HttpLimits:
-        limits = HttpLimits(
-            max_header_bytes=settings.max_header_bytes,
-            request_timeout=settings.request_timeout,
-            keep_alive_timeout=settings.keep_alive_timeout,
-            max_connections=settings.max_connections,
-        )
-        limits.check()
-        return limits
 
     def check(self) -> None:
         if self.max_header_bytes < 1024:
