@@ -68,7 +68,7 @@ class Session:
         """Run one statement (or several) and show each result; False when one failed."""
         from bazaar.analytics.questions import rows
         from bazaar.analytics.render import rows_table
-        from bazaar.analytics.sql import AnalyticsError
+        from bazaar.domain.errors import AnalyticsError
 
         try:
             statements = self.engine.statements(sql)
