@@ -88,6 +88,16 @@ def terminal_columns() -> str | None:
     return os.environ.get("COLUMNS")
 
 
+def show_rust_panics() -> bool:
+    """BAZAAR_SHOW_RUST_PANICS=1 lets delta-rs's panic reports through (for debugging)."""
+    return os.environ.get("BAZAAR_SHOW_RUST_PANICS", "") not in ("", "0")
+
+
+def quiet_rust_backtraces() -> None:
+    """Shorter Rust panic reports, and no time spent capturing backtraces nobody reads."""
+    os.environ["RUST_BACKTRACE"] = "0"
+
+
 def java_home() -> str | None:
     """The Java runtime Spark starts its JVM from, when JAVA_HOME names one."""
     return os.environ.get("JAVA_HOME")

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any, NoReturn
 
+from bazaar.config import quiet_rust_backtraces, show_rust_panics
 from bazaar.console import console as console
 from bazaar.console import out as out
 
@@ -21,8 +22,10 @@ standalone = False
 
 def quiet_rust_panics() -> None:
     """For commands that write the lake: keep delta-rs's panic reports off stderr."""
-    if standalone:
+    if standalone and not show_rust_panics():
         from bazaar.lake.rust_panics import silence_rust_panics
+
+        quiet_rust_backtraces()
 
         terminal = console.is_terminal
         silence_rust_panics()  # fd 2 becomes a pipe to a filter that forwards to the terminal

@@ -133,14 +133,10 @@ _lock = threading.Lock()
 
 
 def silence_rust_panics() -> None:
-    """Route fd 2 through the panic filter (idempotent; a no-op when disabled)."""
+    """Route fd 2 through the panic filter (idempotent)."""
     global _filter
-    if os.environ.get("BAZAAR_SHOW_RUST_PANICS", "") not in ("", "0"):
-        return
     with _lock:
         if _filter is not None and _filter.active():
             return
-        # Shorter reports, and no time spent capturing backtraces nobody will read.
-        os.environ["RUST_BACKTRACE"] = "0"
         _filter = _PanicFilter()
         atexit.register(_filter.drain)

@@ -11,8 +11,9 @@ import textwrap
 _WRITER = textwrap.dedent(
     r"""
     import os, sys
-    from bazaar.lake.rust_panics import silence_rust_panics
-    silence_rust_panics()
+    from bazaar.cli import common
+    common.standalone = True  # as the `bazaar` program: the filter is for the terminal
+    common.quiet_rust_panics()
     # As Rust's default hook writes them, straight to fd 2, between ordinary output.
     os.write(2, b"ingest 500 events\n")
     os.write(2, b"\nthread 'tokio-rt-worker' (29953) panicked at /x/buffered.rs:369:41:\n")
