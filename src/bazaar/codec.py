@@ -1,51 +1,53 @@
-"""Event <-> Kafka message. One message per event; the value is the event envelope as
-compact JSON, byte for byte what the store wrote to its outbox (`OutboxEntry.body`), so the
-relay never re-encodes and what was committed is exactly what is published.
+"""The event codec: an event envelope <-> the bytes every process sees.
 
-The message key is the id of the player whose order the event belongs to (`Event.key`:
-the player for player_created, player_1 for trades). Kafka keeps order within a partition
-and a key always maps to one partition, so every event keyed by one player is consumed in
-the order it was committed. No headers: everything a consumer needs is in the value.
+The bytes are compact JSON in the envelope's key order (`domain/events.py`), written once by
+the store into its outbox in the same atomic step as the state change, then carried
+unchanged: the relay publishes them as the Kafka message value and the lake decodes them
+from the outbox or the topic. So what was committed is byte for byte what is published and
+ingested. Encoders: both stores (SQLite through this module; Redis' offer steps through it,
+and its trade and player scripts in Lua for atomicity, pinned to it by
+tests/integration/test_redis_store.py). Decoders: the lake's strict decoder (lake/tables.py)
+and `decode_event`, both refusing with the one error, `MalformedEvent`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from bazaar.domain.errors import MalformedEvent
-from bazaar.domain.events import Event
-from bazaar.store.base import OutboxEntry
+from bazaar.domain.events import Event, envelope
+
+
+def encode_envelope(
+    event_id: str, event_type: str, occurred_at: str, payload: Mapping[str, Any]
+) -> bytes:
+    """The bytes of an event given by its parts (a store's trade path builds no Event)."""
+    return orjson.dumps(envelope(event_id, event_type, occurred_at, payload))
 
 
 def encode_event(event: Event) -> bytes:
-    """The compact JSON envelope (the same bytes the stores put in the outbox)."""
+    """The bytes of an event: what the outbox holds, Kafka carries and the lake reads."""
     return orjson.dumps(event.to_document())
 
 
-def decode_document(value: bytes) -> dict[str, Any]:
-    """The envelope as a dict, for consumers that work on documents (ingest, validation)."""
+def decode_document(raw: bytes) -> dict[str, Any]:
+    """The envelope as a dict (fields unchecked: see `decode_event` and the lake's
+    `event_rows`), or MalformedEvent."""
     try:
-        doc = orjson.loads(value)
+        doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise MalformedEvent(f"event is not JSON: {exc}") from exc
+        raise MalformedEvent(f"not JSON: {exc}") from None
     if not isinstance(doc, dict):
-        raise MalformedEvent("event is not a JSON object")
+        raise MalformedEvent("envelope: expected a JSON object")
     return doc
 
 
-def decode_event(value: bytes) -> Event:
-    doc = decode_document(value)
+def decode_event(raw: bytes) -> Event:
+    doc = decode_document(raw)
     try:
         return Event.from_document(doc)
     except (KeyError, TypeError, ValueError) as exc:
-        raise MalformedEvent(f"event envelope lacks or mistypes a field: {exc}") from exc
-
-
-def message_key(entry: OutboxEntry) -> bytes:
-    return entry.key.encode()
-
-
-def message_value(entry: OutboxEntry) -> bytes:
-    return bytes(entry.body)
+        raise MalformedEvent(f"envelope: lacks or mistypes a field: {exc}") from exc

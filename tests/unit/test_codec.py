@@ -7,19 +7,12 @@ from typing import Any
 import orjson
 import pytest
 
+from bazaar.codec import MalformedEvent, decode_document, decode_event, encode_event
 from bazaar.domain.catalog import Catalog
 from bazaar.domain.events import EVENT_TYPES
 from bazaar.store.base import OutboxEntry
-from bazaar.stream.codec import (
-    MalformedEvent,
-    decode_document,
-    decode_event,
-    encode_event,
-    message_key,
-    message_value,
-)
 from bazaar.stream.contract import check_event, contract_violations, event_schema
-from bazaar.stream.kafka import KafkaSettings, parse_kafka_config
+from bazaar.stream.kafka import KafkaSettings, message_key, message_value, parse_kafka_config
 from tests.support.documents import domain_events, with_changes
 
 

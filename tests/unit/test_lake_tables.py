@@ -7,7 +7,8 @@ from typing import Any
 import orjson
 import pytest
 
-from bazaar.lake.tables import InvalidEvent, as_dicts, event_rows, to_arrow
+from bazaar.codec import MalformedEvent
+from bazaar.lake.tables import as_dicts, event_rows, to_arrow
 from tests.support.documents import with_changes
 
 ACCEPTED: dict[str, Any] = {
@@ -70,6 +71,6 @@ def _broken(**changes: Any) -> bytes:
     ],
 )
 def test_malformed_events_are_refused_with_a_reason(raw: bytes) -> None:
-    with pytest.raises(InvalidEvent) as caught:
+    with pytest.raises(MalformedEvent) as caught:
         event_rows(raw, "outbox", 1)
     assert str(caught.value)

@@ -8,10 +8,10 @@ from typing import Any
 import orjson
 import pytest
 
+from bazaar.codec import MalformedEvent, encode_event
 from bazaar.domain.catalog import Catalog
 from bazaar.lake.columnar import decode_batch
-from bazaar.lake.tables import OFFERS, PRIMARY_TABLES, TABLES, InvalidEvent, as_dicts, event_rows
-from bazaar.stream.codec import encode_event
+from bazaar.lake.tables import OFFERS, PRIMARY_TABLES, TABLES, as_dicts, event_rows
 from tests.support.documents import offer_events, trade_events, with_changes
 
 
@@ -77,7 +77,7 @@ def test_a_malformed_offer_event_is_refused_with_the_field(
     catalog: Catalog, event_type: str, path: str, value: Any, error: str
 ) -> None:
     doc = orjson.loads(encode_event(offer_events(catalog)[event_type]))
-    with pytest.raises(InvalidEvent, match=error):
+    with pytest.raises(MalformedEvent, match=error):
         event_rows(orjson.dumps(with_changes(doc, **{path: value})), "outbox", 1)
 
 

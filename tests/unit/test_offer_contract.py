@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from bazaar.codec import MalformedEvent, decode_document, encode_event
 from bazaar.domain import events as domain_events
 from bazaar.domain.catalog import Catalog
-from bazaar.stream.codec import MalformedEvent, decode_document, encode_event
 from bazaar.stream.contract import check_event, contract_violations, event_schema
 from tests.support.documents import ADDRESSEE, offer_events, with_changes
 

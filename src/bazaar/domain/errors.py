@@ -201,7 +201,7 @@ class OutboxReleased(BazaarError):
         self.released = released
 
 
-class MalformedEvent(BazaarError):
+class MalformedEvent(BazaarError, ValueError):
     """Bytes that are not an event envelope."""
 
     reason = "malformed_event"

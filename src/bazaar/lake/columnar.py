@@ -11,7 +11,7 @@ rows; everything else takes the strict path, one event at a time:
 - a body that is not one `{...}` on one line, a missing field, an unknown type or version,
   an `occurred_at` not in the canonical `YYYY-MM-DDTHH:MM:SS.ffffffZ` form (what
   `domain.clock` writes; other zones are valid but rare) goes to `event_rows`, which either
-  maps it or raises `InvalidEvent` -> a dead-letter row with the strict path's reason.
+  maps it or raises `MalformedEvent` -> a dead-letter row with the strict path's reason.
 So a dead letter is decided by exactly the same rules as before, and a batch's rows are
 identical whichever path each event took (tests/unit/test_lake_tables_columnar.py).
 
@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pajson
 
+from bazaar.codec import MalformedEvent
 from bazaar.domain.events import PLAYER_CREATED, TRADE_ACCEPTED, TRADE_REJECTED
 from bazaar.lake.columnar_tables import ASSEMBLERS, SCHEMAS_WITH_INDEX, Payload
 from bazaar.lake.columnar_tables import EVENT_INDEX as EVENT_INDEX  # re-exported
@@ -37,7 +38,6 @@ from bazaar.lake.tables import (
     DEAD_LETTERS,
     TABLES,
     TIMESTAMP,
-    InvalidEvent,
     Row,
     dead_letter_row,
     event_rows,
@@ -157,7 +157,7 @@ def decode_batch(
     for i in strict:
         try:
             event = event_rows(raws[i], sources[i], positions[i])
-        except InvalidEvent as exc:
+        except MalformedEvent as exc:
             row = dead_letter_row(raws[i], sources[i], positions[i], str(exc), received_at)
             parts.strict[DEAD_LETTERS].append(row)
             parts.strict_index[DEAD_LETTERS].append(i)

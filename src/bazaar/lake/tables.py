@@ -1,7 +1,7 @@
 """The lake's tables: Arrow schemas, and the pure mapping from one event to its rows.
 
 `event_rows` turns the exact outbox bytes of one event into the rows it contributes to each
-table, or raises `InvalidEvent` when the bytes are not a well-formed event of a known type;
+table, or raises `MalformedEvent` when the bytes are not a well-formed event of a known type;
 the writer then lands the bytes in `dead_letters` instead. Validation is complete before any
 row is produced, so an event contributes all of its rows or none. Contract: docs/LAKE.md.
 
@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from bazaar.codec import MalformedEvent, decode_document
 from bazaar.domain.clock import EPOCH, micros
 from bazaar.domain.events import PLAYER_CREATED, TRADE_ACCEPTED, TRADE_REJECTED
 from bazaar.domain.offers import OFFER_EVENT_TYPES
@@ -163,10 +164,6 @@ PARTITION_COLUMN = "event_date"
 Row = tuple[Any, ...]
 
 
-class InvalidEvent(ValueError):
-    """Bytes that are not a well-formed event of a known type; the message says why."""
-
-
 @dataclass(slots=True)
 class EventRows:
     """What one event contributes to the lake."""
@@ -182,14 +179,14 @@ _ONE_US = timedelta(microseconds=1)
 def _instant(value: object, where: str) -> tuple[int, str]:
     """(microseconds since the epoch, UTC date) of an ISO-8601 instant with a zone."""
     if not isinstance(value, str):
-        raise InvalidEvent(f"{where}: expected an ISO-8601 instant, got {type(value).__name__}")
+        raise MalformedEvent(f"{where}: expected an ISO-8601 instant, got {type(value).__name__}")
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidEvent(f"{where}: not an ISO-8601 instant: {value[:40]!r}") from None
+        raise MalformedEvent(f"{where}: not an ISO-8601 instant: {value[:40]!r}") from None
     offset = moment.utcoffset()
     if offset is None:
-        raise InvalidEvent(f"{where}: instant without a time zone: {value[:40]!r}")
+        raise MalformedEvent(f"{where}: instant without a time zone: {value[:40]!r}")
     if offset:
         moment = moment.astimezone(UTC)
     return micros(moment), f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
@@ -198,21 +195,21 @@ def _instant(value: object, where: str) -> tuple[int, str]:
 def _int(doc: Mapping[str, Any], key: str, where: str) -> int:
     value = doc.get(key)
     if type(value) is not int:  # bool is an int subclass: refuse it too
-        raise InvalidEvent(f"{where}.{key}: expected an integer, got {value!r:.40}")
+        raise MalformedEvent(f"{where}.{key}: expected an integer, got {value!r:.40}")
     return value
 
 
 def _str(doc: Mapping[str, Any], key: str, where: str) -> str:
     value = doc.get(key)
     if not isinstance(value, str):
-        raise InvalidEvent(f"{where}.{key}: expected a string, got {value!r:.40}")
+        raise MalformedEvent(f"{where}.{key}: expected a string, got {value!r:.40}")
     return value
 
 
 def _obj(doc: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
     value = doc.get(key)
     if not isinstance(value, dict):
-        raise InvalidEvent(f"{where}.{key}: expected an object")
+        raise MalformedEvent(f"{where}.{key}: expected an object")
     return value
 
 
@@ -220,13 +217,13 @@ def _list(doc: Mapping[str, Any], key: str, where: str) -> list[Any]:
     """A list whose elements the caller checks are objects (`_element`), in the same pass."""
     value = doc.get(key)
     if type(value) is not list:
-        raise InvalidEvent(f"{where}.{key}: expected a list of objects")
+        raise MalformedEvent(f"{where}.{key}: expected a list of objects")
     return value
 
 
 def _element(value: object, where: str) -> dict[str, Any]:
     if type(value) is not dict:
-        raise InvalidEvent(f"{where}: expected a list of objects")
+        raise MalformedEvent(f"{where}: expected a list of objects")
     return value
 
 
@@ -247,27 +244,16 @@ def _summary(doc: Mapping[str, Any], where: str) -> tuple[int, int, int, int]:
     )
 
 
-def decode(raw: bytes) -> dict[str, Any]:
-    """The envelope of an event, or InvalidEvent."""
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidEvent(f"not JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise InvalidEvent("envelope: expected a JSON object")
-    return doc
-
-
 def event_rows(raw: bytes, source: str, position: int) -> EventRows:
     """The rows one event contributes to each table (empty tables omitted)."""
-    doc = decode(raw)
+    doc = decode_document(raw)
     event_id = _str(doc, "event_id", "envelope")
     if not event_id:
-        raise InvalidEvent("envelope.event_id: empty")
+        raise MalformedEvent("envelope.event_id: empty")
     event_type = _str(doc, "event_type", "envelope")
     version = _int(doc, "schema_version", "envelope")
     if version != 1:
-        raise InvalidEvent(f"envelope.schema_version: unsupported version {version}")
+        raise MalformedEvent(f"envelope.schema_version: unsupported version {version}")
     at, date = _instant(doc.get("occurred_at"), "envelope.occurred_at")
     payload = _obj(doc, "payload", "envelope")
     out = EventRows(event_id, date)
@@ -280,7 +266,7 @@ def event_rows(raw: bytes, source: str, position: int) -> EventRows:
     elif event_type in OFFER_EVENT_TYPES:
         _offer_event(event_type, payload, at, out, source, position)
     else:
-        raise InvalidEvent(f"envelope.event_type: unknown type {event_type[:40]!r}")
+        raise MalformedEvent(f"envelope.event_type: unknown type {event_type[:40]!r}")
     return out
 
 
@@ -379,7 +365,7 @@ def _trade_rejected(p: dict[str, Any], at: int, out: EventRows, source: str, pos
     w = "payload"
     detail = p.get("detail")
     if detail is not None and not isinstance(detail, str):
-        raise InvalidEvent("payload.detail: expected a string or null")
+        raise MalformedEvent("payload.detail: expected a string or null")
     one, two = _obj(p, "player_1", w), _obj(p, "player_2", w)
     out.rows[REJECTED_TRADES] = [
         (
@@ -415,7 +401,7 @@ assert set(_OFFER_STATUS) == set(OFFER_EVENT_TYPES)
 def _optional(doc: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
     value = doc.get(key)
     if value is not None and type(value) is not kind:
-        raise InvalidEvent(f"{where}.{key}: expected {kind.__name__} or null, got {value!r:.40}")
+        raise MalformedEvent(f"{where}.{key}: expected {kind.__name__} or null, got {value!r:.40}")
     return value
 
 
@@ -443,15 +429,15 @@ def _offer_event(
     w = "payload"
     status = _str(p, "status", w)
     if status != _OFFER_STATUS[kind]:
-        raise InvalidEvent(f"{w}.status: {status[:20]!r} contradicts event_type {kind}")
+        raise MalformedEvent(f"{w}.status: {status[:20]!r} contradicts event_type {kind}")
     from_id, from_gold, from_value, from_items = _offered(_obj(p, "player_1", w), f"{w}.player_1")
     to_id, to_gold, to_value, to_items = _offered(_obj(p, "player_2", w), f"{w}.player_2")
     trade_id = _optional(p, "trade_id", int, w)
     if kind in ("offer_accepted", "offer_failed") and trade_id is None:
-        raise InvalidEvent(f"{w}.trade_id: required on {kind}")
+        raise MalformedEvent(f"{w}.trade_id: required on {kind}")
     reason = _optional(p, "reason", str, w)
     if kind == "offer_failed" and reason is None:
-        raise InvalidEvent(f"{w}.reason: required on {kind}")
+        raise MalformedEvent(f"{w}.reason: required on {kind}")
     out.rows[OFFERS] = [
         (
             _int(p, "offer_id", w),

@@ -10,7 +10,7 @@ resolve to exactly one winner, and a trade always runs against the states at acc
 What the script alone can know (the event instants from the store clock, the trade id from
 the trade counter) is left as placeholders (`@@AT1@@`, `@@TRADE@@`, ...) in the documents
 Python builds, and filled in by the script; the clock and outbox helpers are the trade
-scripts' own (`redis_scripts._COMMON`), so instants stay strictly increasing across every
+scripts' own (`store/lua/common.lua`), so instants stay strictly increasing across every
 kind of write.
 
 Keys (besides the store's):
@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from bazaar.codec import encode_event
 from bazaar.domain.catalog import Catalog
 from bazaar.domain.clock import format_instant, instant_micros
 from bazaar.domain.errors import ArchivedOffer, OfferNotOpen, StoreUnavailable, UnknownOffer
@@ -58,7 +59,7 @@ from bazaar.domain.offers import (
 )
 from bazaar.domain.trading import Accepted, execute_trade, outcome_from_document
 from bazaar.store.base import HistoryEntry, HistoryPage, OfferResult
-from bazaar.store.redis_scripts import common_prelude
+from bazaar.store.redis_scripts import offer_step_script
 from bazaar.store.retained import Archived
 
 if TYPE_CHECKING:
@@ -69,105 +70,10 @@ MAX_ATTEMPTS = 64
 _INDEX_CHUNK = 1000
 _TRADE_SENTINEL = 4_503_599_627_370_497  # replaced by @@TRADE@@ before the script runs
 
-# KEYS: clock, outbox stream, outbox seq, trade counter, trades hash
-# ARGV: prefix, offer id, expected status ('' = the offer must not exist yet),
-#       expiry in microseconds ('' = no check), ttl in microseconds for @@EXP@@ ('' = none),
-#       with trade ('1'/'0'), new status, offer doc, trade doc ('' = none),
-#       n; n x (player id, expected version),
-#       n; n x (player id, n_set, n_set x (field, value), n_del, n_del x field),
-#       n; n x (event id, event type, key, body)     event i gets instant i of this step
-#       n; n x (zset key suffix, member, score)       score '@i' = instant i, else literal
-# Returns {'ok', offer doc, trade doc}, {'conflict'} or {'expired'}.
-_OFFER_STEP = r"""
-local prefix = ARGV[1]
-local offer_key = prefix .. 'offer:' .. ARGV[2]
-local status = redis.call('HGET', offer_key, 'status')
-if ARGV[3] == '' then
-  if status then return {'conflict'} end
-elseif status ~= ARGV[3] then
-  return {'conflict'}
-end
-if ARGV[4] ~= '' then
-  local t = redis.call('TIME')
-  if tonumber(t[1]) * 1000000 + tonumber(t[2]) >= tonumber(ARGV[4]) then return {'expired'} end
-end
-local at = 10
-for _ = 1, tonumber(ARGV[at]) do
-  local version = redis.call('HGET', prefix .. 'player:' .. ARGV[at + 1], 'version')
-  if version ~= ARGV[at + 2] then return {'conflict'} end
-  at = at + 2
-end
-at = at + 1
-
--- Every check passed: fill the placeholders, then write (XADD first, as the trade script).
-local now = clock_now(KEYS[1])
-local writes_at = at
-for _ = 1, tonumber(ARGV[writes_at]) do
-  at = at + 2
-  at = at + 2 * tonumber(ARGV[at]) + 1
-  at = at + tonumber(ARGV[at])
-end
-at = at + 1
-local n_events = tonumber(ARGV[at])
-local instants = {}
-for i = 1, n_events do instants[i] = format_instant(now + i) end
-local trade_id = ''
-if ARGV[6] == '1' then trade_id = num((tonumber(redis.call('GET', KEYS[4])) or 0) + 1) end
-local expires = ''
-if ARGV[5] ~= '' then expires = format_instant(now + 1 + tonumber(ARGV[5])) end
-local function fill(text)
-  text = string.gsub(text, '@@TRADE@@', trade_id)
-  text = string.gsub(text, '@@EXP@@', expires)
-  for i = 1, n_events do text = string.gsub(text, '@@AT' .. i .. '@@', instants[i]) end
-  return text
-end
-
-local seq = tonumber(redis.call('GET', KEYS[3])) or 0
-for i = 1, n_events do
-  local e = at + 1 + 4 * (i - 1)
-  seq = seq + 1
-  redis.call('XADD', KEYS[2], '0-' .. num(seq), 'event_id', ARGV[e], 'event_type', ARGV[e + 1],
-    'occurred_at', instants[i], 'key', ARGV[e + 2], 'body', fill(ARGV[e + 3]))
-end
-at = at + 1 + 4 * n_events
-redis.call('SET', KEYS[3], num(seq))
-redis.call('SET', KEYS[1], num(now + n_events))
-
-local offer_doc, trade_doc = fill(ARGV[8]), ''
-if trade_id ~= '' then
-  trade_doc = fill(ARGV[9])
-  redis.call('SET', KEYS[4], trade_id)
-  redis.call('HSET', KEYS[5], trade_id, trade_doc)
-end
-redis.call('HSET', offer_key, 'status', ARGV[7], 'doc', offer_doc)
-
-local w = writes_at
-for _ = 1, tonumber(ARGV[w]) do
-  local key = prefix .. 'player:' .. ARGV[w + 1]
-  local n_set = tonumber(ARGV[w + 2])
-  if n_set > 0 then redis.call('HSET', key, unpack(ARGV, w + 3, w + 2 + 2 * n_set)) end
-  w = w + 3 + 2 * n_set
-  local n_del = tonumber(ARGV[w])
-  if n_del > 0 then redis.call('HDEL', key, unpack(ARGV, w + 1, w + n_del)) end
-  w = w + n_del
-end
-
-for _ = 1, tonumber(ARGV[at]) do
-  local score = ARGV[at + 3]
-  if string.sub(score, 1, 1) == '@' then score = num(now + tonumber(string.sub(score, 2))) end
-  redis.call('ZADD', prefix .. ARGV[at + 1], score, ARGV[at + 2])
-  at = at + 3
-end
-return {'ok', offer_doc, trade_doc}
-"""
-
-
-def offer_step_script(catalog: Catalog) -> str:
-    return common_prelude(catalog) + _OFFER_STEP
-
 
 def _body(event: Event) -> bytes:
-    return _body_text(event.to_document()).encode()
+    """The event's bytes from the codec, with the placeholders the script fills in."""
+    return _placeholders(encode_event(event))
 
 
 class _Step:
@@ -415,8 +321,9 @@ class RedisOffers:
         return HistoryEntry("offer", offer.created_at, offer=offer)
 
 
+def _placeholders(raw: bytes) -> bytes:
+    return raw.replace(b'"trade_id":%d' % _TRADE_SENTINEL, b'"trade_id":@@TRADE@@')
+
+
 def _body_text(document: dict[str, Any]) -> str:
-    text = orjson.dumps(document).replace(
-        b'"trade_id":%d' % _TRADE_SENTINEL, b'"trade_id":@@TRADE@@'
-    )
-    return text.decode()
+    return _placeholders(orjson.dumps(document)).decode()

@@ -16,9 +16,10 @@ from typing import Any
 
 import orjson
 
+from bazaar.codec import encode_envelope, encode_event
 from bazaar.domain.catalog import Catalog
 from bazaar.domain.clock import EPOCH, format_instant, instant_micros
-from bazaar.domain.events import Event, envelope, trade_payload
+from bazaar.domain.events import Event, trade_payload
 from bazaar.domain.model import PlayerState
 from bazaar.domain.trading import Accepted, TradeOutcome
 from bazaar.store.base import Idempotency, new_event_ids
@@ -33,7 +34,7 @@ CACHED_PLAYERS = 200_000  # beyond this many states the cache starts over (memor
 
 def outbox_row(event: Event) -> tuple[str, str, str, str, bytes]:
     """The outbox row of an event; `body` is exactly what relay and ingest will read."""
-    body = orjson.dumps(event.to_document())
+    body = encode_event(event)
     return (event.event_id, event.event_type, event.occurred_at, event.key, body)
 
 
@@ -44,7 +45,7 @@ def trade_outbox_row(
     Event (a unit test holds them equal)."""
     event_type, payload = trade_payload(catalog, outcome)
     occurred_at = outcome.executed_at
-    body = orjson.dumps(envelope(event_id, event_type, occurred_at, payload))
+    body = encode_envelope(event_id, event_type, occurred_at, payload)
     return (event_id, event_type, occurred_at, str(outcome.request.player_1.player_id), body)
 
 

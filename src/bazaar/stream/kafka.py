@@ -21,8 +21,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bazaar.domain.errors import BrokerUnavailable
+from bazaar.store.outbox import OutboxEntry
 
 log = logging.getLogger("bazaar.kafka")
+
+
+# One message per event, no headers: the value is the outbox body as is (never re-encoded),
+# the key the player whose order the event belongs to (`Event.key`), so every event of one
+# player lands in one partition, in commit order. The relay's hot loop inlines these two.
+def message_key(entry: OutboxEntry) -> bytes:
+    return entry.key.encode()
+
+
+def message_value(entry: OutboxEntry) -> bytes:
+    return bytes(entry.body)
+
 
 DEFAULT_TOPIC = "bazaar.events"
 DEFAULT_PARTITIONS = 6

@@ -272,7 +272,7 @@ class OutboxRelay:
 
     def _produce(self, producer: Any, topic: str, entries: list[OutboxEntry]) -> None:
         # The hot loop (one pass per event): locals only, and the codec's mapping inlined:
-        # value = the outbox body as is, key = the entry's player id (codec.message_*).
+        # value = the outbox body as is, key = the entry's player id (kafka.message_*).
         produce, on_delivery, pending = producer.produce, self._on_delivery, self._pending
         if not pending:
             self._last_success = time.monotonic()  # the stall clock starts at the first send
