@@ -38,12 +38,12 @@ def _calls(store: RedisStore, seed: int, count: int) -> list[TradeCall]:
 
 
 def test_event_loop_path_is_used_for_a_tcp_url(store: RedisStore) -> None:
-    assert store.async_trades
+    assert store.capabilities.async_trades
 
 
 def test_a_unix_socket_url_stays_on_the_sync_client(catalog: Catalog) -> None:
     store = RedisStore.from_url("unix:///tmp/no-such-redis.sock", catalog)
-    assert not store.async_trades
+    assert not store.capabilities.async_trades
     store.close()
 
 

@@ -21,7 +21,8 @@ from bazaar.domain.events import trade_event
 from bazaar.domain.model import ItemLine, NewPlayer, TradeRequest, TradeSide
 from bazaar.domain.trading import Accepted
 from bazaar.store.sqlite import SQLiteStore
-from bazaar.store.sqlite_batch import outbox_row, outcome_json, trade_outbox_row
+from bazaar.store.sqlite_batch import outcome_json, trade_outbox_row
+from bazaar.store.sqlite_transaction import outbox_row
 from tests.support.trades import TradeGenerator, add_players, snapshot
 
 

@@ -164,7 +164,7 @@ def test_trades_by_someone_else_are_noticed_and_the_model_mended(
                 gifts.append(other.execute_trade(gift).status)
 
     with SQLiteStore(path, catalog) as store:
-        assert store.forkable
+        assert store.capabilities.forkable
         plan = SimulationPlan(players=30, trades=3000, seed=4)
         summary = driver.simulate_in_process(
             store, plan, progress=meddle, batch=100, processes=processes

@@ -24,7 +24,7 @@ _Pending = tuple[TradeRequest, Idempotency | None, "asyncio.Future[TradeOutcome]
 
 class TradeBatcher:
     def __init__(self, store: Store, max_batch: int = MAX_BATCH) -> None:
-        in_flight = store.batches_in_flight
+        in_flight = store.capabilities.batches_in_flight
         self._store = store
         self._max_batch = max_batch
         self._in_flight = in_flight
@@ -60,7 +60,7 @@ class TradeBatcher:
                 results: list[TradeOutcome | BazaarError] | None = None
                 failure: BaseException | None = None
                 try:
-                    if self._store.async_trades:  # Redis: the round trip on this loop
+                    if self._store.capabilities.async_trades:  # Redis: the round trip on this loop
                         results = await self._store.execute_trades_async(calls)
                     else:
                         results = await loop.run_in_executor(

@@ -115,7 +115,7 @@ def simulate_in_process(
     # Each answer is checked against a model of the trades answered so far
     # (reconcile.Checker); the planner's model runs a batch or two ahead of it.
     planner.snapshots = False
-    if store.forkable and processes > 1:
+    if store.capabilities.forkable and processes > 1:
 
         def answered(count: int, seconds: float, chunk: list[PlannedTrade],
                      answers: list[Answer]) -> None:  # fmt: skip

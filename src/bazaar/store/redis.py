@@ -63,6 +63,7 @@ from bazaar.domain.trading import (
 from bazaar.store.base import (
     Idempotency,
     Store,
+    StoreCapabilities,
     TradeCall,
     new_event_ids,
 )
@@ -111,8 +112,6 @@ def _state(player_id: int, raw: dict[bytes, bytes]) -> PlayerState:
 
 
 class RedisStore(RedisOutbox, RedisRetention, RedisOffers, RedisTokens, Store):
-    batches_in_flight = 2  # overlap this process's work with the script (api/batching.py)
-
     def __init__(self, client: redis.Redis, catalog: Catalog, *, prefix: str = PREFIX) -> None:
         self.catalog = catalog
         self.client = client
@@ -129,8 +128,11 @@ class RedisStore(RedisOutbox, RedisRetention, RedisOffers, RedisTokens, Store):
             self._outbox,
         ]
         self._on_loop = _script_caller(client, self._trade.sha, trade)
-        # api/batching.py awaits execute_trades_async on the event loop when this is True.
-        self.async_trades = self._on_loop is not None
+        # Two batches in flight overlap this process's work with the script; api/batching.py
+        # awaits execute_trades_async on the event loop when there is a caller for it.
+        self.capabilities = StoreCapabilities(
+            batches_in_flight=2, async_trades=self._on_loop is not None
+        )
 
     @classmethod
     def from_url(cls, url: str, catalog: Catalog) -> RedisStore:

@@ -8,15 +8,14 @@ snapshot. Because writers are serialised, outbox `seq` order is commit order.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,6 @@ else:  # pragma: no cover - Windows has no flock; SQLite's own lock still serial
     fcntl = None
 
 from bazaar.domain.catalog import Catalog
-from bazaar.domain.clock import next_instant
 from bazaar.domain.errors import (
     ArchivedTrade,
     BazaarError,
@@ -37,27 +35,26 @@ from bazaar.domain.errors import (
     UnknownPlayer,
     UnknownTrade,
 )
-from bazaar.domain.events import Event, player_created
+from bazaar.domain.events import player_created
 from bazaar.domain.model import NewPlayer, PlayerState, TradeRequest, starting_state
 from bazaar.domain.model import resolve_class as _resolve_class
-from bazaar.domain.trading import Accepted, TradeOutcome, execute_trade, outcome_from_document
+from bazaar.domain.trading import TradeOutcome, outcome_from_document
 from bazaar.store.base import (
     Idempotency,
     Store,
+    StoreCapabilities,
     TradeCall,
 )
-from bazaar.store.sqlite_batch import (
-    OUTBOX_INSERT,
-    PlayerCache,
-    TradeBatch,
-    encode_items,
-    outbox_row,
-    outcome_json,
-    trade_outbox_row,
-)
+from bazaar.store.sqlite_batch import TradeBatch, encode_items
 from bazaar.store.sqlite_offers import OFFERS_SCHEMA, SQLiteOffers
 from bazaar.store.sqlite_outbox import OUTBOX_SCHEMA, SQLiteOutbox, upgrade_consumers
 from bazaar.store.sqlite_retention import RETENTION_SCHEMA, SQLiteRetention
+from bazaar.store.sqlite_transaction import (
+    PLAYER_COLUMNS,
+    PlayerCache,
+    SQLiteTransaction,
+    row_to_state,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS players (
@@ -96,8 +93,6 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 """
 
-_PURGE_EVERY = 2048
-
 
 def sqlite_path(url: str) -> Path:
     """`sqlite:///relative.db` or `sqlite:////absolute.db` (SQLAlchemy's convention)."""
@@ -107,33 +102,16 @@ def sqlite_path(url: str) -> Path:
     return Path(url[len(prefix) :])
 
 
-def _row_to_state(row: tuple[int, str, str, int, bytes | str, int, int, str]) -> PlayerState:
-    # `items` is orjson's bytes (stored as a BLOB in the TEXT column); text if written by hand.
-    player_id, username, player_class, gold, items, capacity, version, created_at = row
-    return PlayerState(
-        player_id=player_id,
-        username=username,
-        player_class=player_class,
-        gold=gold,
-        items={int(k): v for k, v in orjson.loads(items).items()},
-        capacity=capacity,
-        version=version,
-        created_at=created_at,
-    )
-
-
-_PLAYER_COLUMNS = "player_id, username, player_class, gold, items, capacity, version, created_at"
-
-
 class SQLiteStore(SQLiteOutbox, SQLiteRetention, SQLiteOffers, Store):
-    forkable = True  # connections and the writer lock are per process (see _db)
+    # Connections and the writer lock are per process (see _db).
+    capabilities = StoreCapabilities(forkable=True)
 
     def __init__(self, path: str | Path, catalog: Catalog, *, synchronous: str = "NORMAL") -> None:
         self.path = Path(path)
         self.catalog = catalog
         self._synchronous = synchronous
         self._local = threading.local()
-        self._ops = 0
+        self._ops = itertools.count(1)
         self._thread_turn = threading.Lock()
         self._lock_fd: int | None = None
         self._lock_pid = 0
@@ -209,6 +187,12 @@ class SQLiteStore(SQLiteOutbox, SQLiteRetention, SQLiteOffers, Store):
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
     @contextmanager
+    def _transaction(self) -> Iterator[SQLiteTransaction]:
+        """A write transaction as a unit of work (the trade path, offers, new players)."""
+        with self._write() as db:
+            yield SQLiteTransaction(db, self._cache(), self.idempotency_ttl, self._ops)
+
+    @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._writer_turn():
             db = self._db()
@@ -232,64 +216,16 @@ class SQLiteStore(SQLiteOutbox, SQLiteRetention, SQLiteOffers, Store):
                     raise StoreUnavailable(f"store write failed: {exc}") from exc
                 raise
 
-    def _last_instant(self, db: sqlite3.Connection) -> str | None:
-        # The newest outbox row holds the last instant handed out; `meta` keeps it only
-        # once release_outbox has emptied the outbox, so the hot path writes nothing extra.
-        row = db.execute("SELECT occurred_at FROM outbox ORDER BY seq DESC LIMIT 1").fetchone()
-        if row is None:
-            row = db.execute("SELECT value FROM meta WHERE name = 'clock'").fetchone()
-        return row[0] if row else None
-
-    def _now(self, db: sqlite3.Connection) -> str:
-        return next_instant(datetime.now(UTC), self._last_instant(db))
-
-    def _append(self, db: sqlite3.Connection, event: Event) -> None:
-        db.execute(OUTBOX_INSERT, outbox_row(event))
-
-    def _claimed(self, db: sqlite3.Connection, idem: Idempotency | None) -> bytes | None:
-        """The stored result for a key seen before with the same body, else None."""
-        if idem is None:
-            return None
-        row = db.execute(
-            "SELECT fingerprint, result FROM idempotency WHERE key = ? AND expires_at > ?",
-            (idem.key, time.time()),
-        ).fetchone()
-        if row is None:
-            return None
-        if row[0] != idem.fingerprint:
-            raise idem.reused()
-        return bytes(row[1])
-
-    def _remember(self, db: sqlite3.Connection, idem: Idempotency | None, result: bytes) -> None:
-        if idem is None:
-            return
-        now = time.time()
-        db.execute(
-            "INSERT OR REPLACE INTO idempotency (key, fingerprint, result, expires_at)"
-            " VALUES (?, ?, ?, ?)",
-            (idem.key, idem.fingerprint, result, now + self.idempotency_ttl),
-        )
-        self._ops += 1
-        if self._ops % _PURGE_EVERY == 0:
-            db.execute("DELETE FROM idempotency WHERE expires_at < ?", (now,))
-
-    def _load(self, db: sqlite3.Connection, player_id: int) -> PlayerState:
-        row = db.execute(
-            f"SELECT {_PLAYER_COLUMNS} FROM players WHERE player_id = ?", (player_id,)
-        ).fetchone()
-        if row is None:
-            raise UnknownPlayer(player_id)
-        return _row_to_state(row)
-
     # -- writes --------------------------------------------------------------------------
 
     def create_player(self, new: NewPlayer, idempotency: Idempotency | None = None) -> PlayerState:
         pc = _resolve_class(self.catalog, new.player_class)
-        with self._write() as db:
-            seen = self._claimed(db, idempotency)
+        with self._transaction() as tx:
+            db = tx.db
+            seen = tx.claimed(idempotency)
             if seen is not None:
                 return PlayerState.from_document(orjson.loads(seen))
-            created_at = self._now(db)
+            created_at = tx.now()
             (player_id,) = db.execute(
                 "INSERT INTO players (username, player_class, gold, items, capacity, version,"
                 " created_at) VALUES ('', ?, 0, '{}', 0, 0, ?) RETURNING player_id",
@@ -308,16 +244,16 @@ class SQLiteStore(SQLiteOutbox, SQLiteRetention, SQLiteOffers, Store):
                     player_id,
                 ),
             )
-            self._append(db, player_created(self.catalog, state, event_id=str(uuid.uuid4())))
-            self._remember(db, idempotency, orjson.dumps(state.to_document()))
+            tx.append(player_created(self.catalog, state, event_id=str(uuid.uuid4())))
+            tx.remember(idempotency, orjson.dumps(state.to_document()))
             return state
 
     def execute_trade(
         self, request: TradeRequest, idempotency: Idempotency | None = None
     ) -> TradeOutcome:
-        with self._write() as db:
-            batch = self._batch(db, 1)
-            outcome = self._trade_in(batch, request, idempotency)
+        with self._transaction() as tx:
+            batch = TradeBatch(tx, 1, self.catalog)
+            outcome = batch.trade(request, idempotency)
             batch.flush()
             return outcome
 
@@ -326,42 +262,15 @@ class SQLiteStore(SQLiteOutbox, SQLiteRetention, SQLiteOffers, Store):
         states the previous one left, exactly as if run one by one; a refused call (unknown
         player, reused key) writes nothing and does not disturb its neighbours."""
         results: list[TradeOutcome | BazaarError] = []
-        with self._write() as db:
-            batch = self._batch(db, len(calls))
+        with self._transaction() as tx:
+            batch = TradeBatch(tx, len(calls), self.catalog)
             for request, idempotency in calls:
                 try:
-                    results.append(self._trade_in(batch, request, idempotency))
+                    results.append(batch.trade(request, idempotency))
                 except (UnknownPlayer, IdempotencyKeyReused) as refused:
                     results.append(refused)
             batch.flush()
         return results
-
-    def _batch(self, db: sqlite3.Connection, trades: int) -> TradeBatch:
-        """The batch of (at most) `trades` trades of the write transaction `db` is in."""
-        return TradeBatch(
-            db, trades, self._cache(), self._load, self._claimed, self._last_instant,
-            self._remember,
-        )  # fmt: skip
-
-    def _trade_in(
-        self, batch: TradeBatch, request: TradeRequest, idempotency: Idempotency | None
-    ) -> TradeOutcome:
-        seen = batch.claimed(idempotency)
-        if seen is not None:
-            return outcome_from_document(orjson.loads(seen))
-        p1 = batch.player(request.player_1.player_id)
-        p2 = batch.player(request.player_2.player_id)
-        outcome = execute_trade(
-            self.catalog, request, p1, p2, trade_id=batch.next_trade_id(),
-            executed_at=batch.next_instant(),
-        )  # fmt: skip
-        document = outcome_json(outcome)
-        if isinstance(outcome, Accepted):
-            batch.changed(outcome.player_1)
-            batch.changed(outcome.player_2)
-        event = trade_outbox_row(self.catalog, outcome, batch.next_event_id())
-        batch.record(outcome, document, event, idempotency)
-        return outcome
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -372,16 +281,14 @@ class SQLiteStore(SQLiteOutbox, SQLiteRetention, SQLiteOffers, Store):
             raise StoreUnavailable(f"store read failed: {exc}") from exc
 
     def get_player(self, player_id: int) -> PlayerState:
-        rows = self._read(
-            f"SELECT {_PLAYER_COLUMNS} FROM players WHERE player_id = ?", (player_id,)
-        )
+        rows = self._read(f"SELECT {PLAYER_COLUMNS} FROM players WHERE player_id = ?", (player_id,))
         if not rows:
             raise UnknownPlayer(player_id)
-        return _row_to_state(rows[0])
+        return row_to_state(rows[0])
 
     def players(self) -> list[PlayerState]:
-        rows = self._read(f"SELECT {_PLAYER_COLUMNS} FROM players ORDER BY player_id")
-        return [_row_to_state(r) for r in rows]
+        rows = self._read(f"SELECT {PLAYER_COLUMNS} FROM players ORDER BY player_id")
+        return [row_to_state(r) for r in rows]
 
     def player_ids(self) -> list[int]:
         return [int(r[0]) for r in self._read("SELECT player_id FROM players ORDER BY player_id")]

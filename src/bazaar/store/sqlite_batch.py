@@ -1,4 +1,5 @@
-"""One SQLite write transaction of trades, and the player states carried between them.
+"""A batch of trades in one SQLite write transaction (the unit of work, sqlite_transaction.py),
+and the player states carried between them.
 
 The trade path is the store's hot loop (POST /trades, offers, `bazaar simulate
 --in-process`), so per trade it does only what the rules and the records need: player
@@ -8,34 +9,23 @@ JSON in one call each, and rows are written with one executemany per table at th
 
 from __future__ import annotations
 
-import sqlite3
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import orjson
 
-from bazaar.codec import encode_envelope, encode_event
+from bazaar.codec import encode_envelope
 from bazaar.domain.catalog import Catalog
 from bazaar.domain.clock import EPOCH, format_instant, instant_micros
-from bazaar.domain.events import Event, trade_payload
-from bazaar.domain.model import PlayerState
-from bazaar.domain.trading import Accepted, TradeOutcome
-from bazaar.store.base import Idempotency, new_event_ids
+from bazaar.domain.events import trade_payload
+from bazaar.domain.model import PlayerState, TradeRequest
+from bazaar.domain.trading import Accepted, TradeOutcome, execute_trade, outcome_from_document
+from bazaar.store.sqlite_transaction import OUTBOX_INSERT, SQLiteTransaction
+from bazaar.store.trading import Idempotency, new_event_ids
 
-OUTBOX_INSERT = (
-    "INSERT INTO outbox (event_id, event_type, occurred_at, key, body) VALUES (?, ?, ?, ?, ?)"
-)
 TRADE_INSERT = "INSERT INTO trades (trade_id, status, executed_at, outcome) VALUES (?, ?, ?, ?)"
 PLAYER_UPDATE = "UPDATE players SET gold = ?, items = ?, version = ? WHERE player_id = ?"
-CACHED_PLAYERS = 200_000  # beyond this many states the cache starts over (memory bound)
-
-
-def outbox_row(event: Event) -> tuple[str, str, str, str, bytes]:
-    """The outbox row of an event; `body` is exactly what relay and ingest will read."""
-    body = encode_event(event)
-    return (event.event_id, event.event_type, event.occurred_at, event.key, body)
 
 
 def trade_outbox_row(
@@ -81,39 +71,6 @@ def outcome_json(outcome: TradeOutcome) -> bytes:
     return orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS)
 
 
-class PlayerCache:
-    """Player states as of this connection's last commit, valid while nobody else wrote.
-
-    `PRAGMA data_version` changes when ANOTHER connection (thread or process) commits and
-    never for this connection's own commits. Read inside a write transaction, an unchanged
-    value means every cached state is still what the database holds. States written by a
-    transaction join the cache only when it commits; a rollback empties it.
-    """
-
-    def __init__(self) -> None:
-        self.states: dict[int, PlayerState] = {}
-        self.pending: dict[int, PlayerState] = {}
-        self._version: int | None = None
-
-    def begin(self, db: sqlite3.Connection) -> None:
-        (version,) = db.execute("PRAGMA data_version").fetchone()
-        if version != self._version:
-            self.states.clear()
-            self._version = version
-        self.pending.clear()
-
-    def committed(self) -> None:
-        if len(self.states) + len(self.pending) > CACHED_PLAYERS:
-            self.states.clear()
-        self.states.update(self.pending)
-        self.pending.clear()
-
-    def discard(self) -> None:
-        self.states.clear()
-        self.pending.clear()
-        self._version = None
-
-
 class TradeBatch:
     """What one write transaction of trades has read and will write.
 
@@ -122,23 +79,12 @@ class TradeBatch:
     executemany per table at the end, and each player row once, with its final state.
     """
 
-    def __init__(
-        self,
-        db: sqlite3.Connection,
-        trades: int,
-        cache: PlayerCache,
-        load: Callable[[sqlite3.Connection, int], PlayerState],
-        claimed: Callable[[sqlite3.Connection, Idempotency], bytes | None],
-        last_instant: Callable[[sqlite3.Connection], str | None],
-        remember: Callable[[sqlite3.Connection, Idempotency | None, bytes], None],
-    ) -> None:
-        self._db = db
+    def __init__(self, tx: SQLiteTransaction, trades: int, catalog: Catalog) -> None:
+        self._tx = tx
+        self._db = tx.db
+        self._cache = tx.cache
+        self._catalog = catalog
         self._trades_expected = max(1, trades)
-        self._cache = cache
-        self._load = load
-        self._stored_claim = claimed
-        self._last_instant = last_instant
-        self._remember = remember
         self._states: dict[int, PlayerState] = {}
         self._dirty: dict[int, PlayerState] = {}
         self._trade_id: int | None = None
@@ -150,6 +96,26 @@ class TradeBatch:
         self._trades: list[tuple[int, str, str, bytes]] = []
         self._events: list[tuple[str, str, str, str, bytes]] = []
 
+    def trade(self, request: TradeRequest, idempotency: Idempotency | None) -> TradeOutcome:
+        """One trade on the states the batch's earlier trades left (rows written at flush).
+        Raises UnknownPlayer or IdempotencyKeyReused with nothing recorded."""
+        seen = self.claimed(idempotency)
+        if seen is not None:
+            return outcome_from_document(orjson.loads(seen))
+        p1 = self.player(request.player_1.player_id)
+        p2 = self.player(request.player_2.player_id)
+        outcome = execute_trade(
+            self._catalog, request, p1, p2, trade_id=self.next_trade_id(),
+            executed_at=self.next_instant(),
+        )  # fmt: skip
+        document = outcome_json(outcome)
+        if isinstance(outcome, Accepted):
+            self.changed(outcome.player_1)
+            self.changed(outcome.player_2)
+        event = trade_outbox_row(self._catalog, outcome, self.next_event_id())
+        self.record(outcome, document, event, idempotency)
+        return outcome
+
     def player(self, player_id: int) -> PlayerState:
         state = self._states.get(player_id)
         if state is None:
@@ -157,7 +123,7 @@ class TradeBatch:
             # have changed the player: its state is in `pending`, newer than `states`.
             state = self._cache.pending.get(player_id) or self._cache.states.get(player_id)
             if state is None:
-                state = self._load(self._db, player_id)
+                state = self._tx.load(player_id)
             self._states[player_id] = state
         return state
 
@@ -181,7 +147,7 @@ class TradeBatch:
         through datetime (once a second): the same text as format_instant at a fifth of
         the cost, which every trade pays."""
         if self._last is None:
-            last = self._last_instant(self._db)
+            last = self._tx.last_instant()
             self._last = instant_micros(last) if last is not None else 0
         now = time.time_ns() // 1000
         if now <= self._last:
@@ -205,7 +171,7 @@ class TradeBatch:
             return None
         pending = self._claims.get(idem.key)
         if pending is None:
-            return self._stored_claim(self._db, idem)
+            return self._tx.claimed(idem)
         if pending[0] != idem.fingerprint:
             raise idem.reused()
         return pending[1]
@@ -236,7 +202,7 @@ class TradeBatch:
         )
         db.executemany(OUTBOX_INSERT, self._events)
         for key, (fingerprint, document) in self._claims.items():
-            self._remember(db, Idempotency(key, fingerprint), document)
+            self._tx.remember(Idempotency(key, fingerprint), document)
         self._cache.pending.update(self._states)
 
 

@@ -1,10 +1,10 @@
 """Offers, player tokens and player history for the SQLite store (mixed into SQLiteStore).
 
-Every offer write runs in the store's one `BEGIN IMMEDIATE` transaction (`_write`), so the
-offer row, a trade it runs (through the store's own `_trade_in`: the same rules, the same
-trade row and event as POST /trades) and every event land together or not at all. The write
-lock serialises all writers, so of two racing accepts (or an accept and a cancel) exactly
-one sees the offer open.
+Every offer write runs in one `BEGIN IMMEDIATE` transaction, the unit of work
+(`SQLiteTransaction`), so the offer row, a trade it runs (through a `TradeBatch`: the same
+rules, the same trade row and event as POST /trades) and every event land together or not
+at all. The write lock serialises all writers, so of two racing accepts (or an accept and a
+cancel) exactly one sees the offer open.
 
 History: offers are indexed when created; trades are indexed lazily, at the next history
 read, by one INSERT ... SELECT over the trades written since the last read. That keeps the
@@ -19,14 +19,13 @@ import time
 import uuid
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from bazaar.domain.catalog import Catalog
 from bazaar.domain.clock import format_instant
 from bazaar.domain.errors import ArchivedOffer, BazaarError, OfferNotOpen, UnknownOffer
-from bazaar.domain.events import Event
 from bazaar.domain.model import PlayerState, TradeRequest
 from bazaar.domain.offers import (
     Actor,
@@ -45,9 +44,8 @@ from bazaar.domain.offers import (
 from bazaar.domain.trading import TradeOutcome, outcome_from_document
 from bazaar.store.base import HistoryEntry, HistoryPage, OfferResult
 from bazaar.store.retained import Archived
-
-if TYPE_CHECKING:
-    from bazaar.store.sqlite import SQLiteStore
+from bazaar.store.sqlite_batch import TradeBatch
+from bazaar.store.sqlite_transaction import SQLiteTransaction
 
 OFFERS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS offers (
@@ -93,29 +91,27 @@ class SQLiteOffers:
 
     if TYPE_CHECKING:  # provided by SQLiteStore
 
-        def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
+        def _transaction(self) -> AbstractContextManager[SQLiteTransaction]: ...
         def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]: ...
-        def _now(self, db: sqlite3.Connection) -> str: ...
-        def _append(self, db: sqlite3.Connection, event: Event) -> None: ...
-        def _load(self, db: sqlite3.Connection, player_id: int) -> PlayerState: ...
         def get_player(self, player_id: int) -> PlayerState: ...
         def archived(self) -> Archived: ...
 
     # -- offers --------------------------------------------------------------------------
 
-    def _record(self, db: sqlite3.Connection, offer: Offer) -> None:
+    def _record(self, tx: SQLiteTransaction, offer: Offer) -> None:
         """Write the offer's current form and the event of the transition that made it."""
-        db.execute(
+        tx.db.execute(
             "UPDATE offers SET status = ?, document = ? WHERE offer_id = ?",
             (offer.status.value, orjson.dumps(offer.to_document()), offer.offer_id),
         )
-        self._append(db, offer_event(self.catalog, offer, event_id=str(uuid.uuid4())))
+        tx.append(offer_event(self.catalog, offer, event_id=str(uuid.uuid4())))
 
     def create_offer(self, request: TradeRequest, ttl_seconds: int) -> Offer:
-        with self._write() as db:
-            self._load(db, request.player_1.player_id)  # UnknownPlayer: nothing written
-            self._load(db, request.player_2.player_id)
-            created_at = self._now(db)
+        with self._transaction() as tx:
+            db = tx.db
+            tx.load(request.player_1.player_id)  # UnknownPlayer: nothing written
+            tx.load(request.player_2.player_id)
+            created_at = tx.now()
             (offer_id,) = db.execute(
                 "INSERT INTO offers (from_player, to_player, status, expires_at, document)"
                 " VALUES (?, ?, 'open', '', x'') RETURNING offer_id",
@@ -131,7 +127,7 @@ class SQLiteOffers:
                 " VALUES (?, ?, 'offer', ?)",
                 [(pid, created_at, offer_id) for pid in (offer.from_player_id, offer.to_player_id)],
             )
-            self._append(db, offer_event(self.catalog, offer, event_id=str(uuid.uuid4())))
+            tx.append(offer_event(self.catalog, offer, event_id=str(uuid.uuid4())))
             return offer
 
     def _offer_in(self, db: sqlite3.Connection, offer_id: int) -> Offer:
@@ -169,11 +165,11 @@ class SQLiteOffers:
 
     def act_on_offer(self, offer_id: int, action: OfferAction, actor: Actor) -> OfferResult:
         refusal: BazaarError | None = None
-        with self._write() as db:
-            offer = self._offer_in(db, offer_id)
+        with self._transaction() as tx:
+            offer = self._offer_in(tx.db, offer_id)
             check_actor(offer, action, actor)
             check_open(offer)
-            now = self._now(db)
+            now = tx.now()
             trade: TradeOutcome | None = None
             if offer.is_due(now):
                 # Record the expiry (commit it), THEN refuse: raising inside the
@@ -181,30 +177,25 @@ class SQLiteOffers:
                 offer = expired(offer, now)
                 refusal = OfferNotOpen(offer_id, offer.status.value)
             elif action is OfferAction.ACCEPT:
-                trade = self._trade(db, offer.request)
-                offer = settled(offer, actor, trade, self._now(db))
+                # The trade through the store's own trade path (POST /trades runs the same
+                # code), inside this transaction; its rows and event are written here.
+                batch = TradeBatch(tx, 1, self.catalog)
+                trade = batch.trade(offer.request, None)
+                batch.flush()
+                offer = settled(offer, actor, trade, tx.now())
             else:
                 offer = resolved(offer, action, actor, now)
-            self._record(db, offer)
+            self._record(tx, offer)
         if refusal is not None:
             raise refusal
         return OfferResult(offer, trade)
 
-    def _trade(self, db: sqlite3.Connection, request: TradeRequest) -> TradeOutcome:
-        """The trade through the store's own trade path (POST /trades runs the same code),
-        inside the caller's transaction; its rows and event are written before returning."""
-        store = cast("SQLiteStore", self)
-        batch = store._batch(db, 1)
-        outcome = store._trade_in(batch, request, None)
-        batch.flush()
-        return outcome
-
     # -- player tokens -------------------------------------------------------------------
 
     def add_player_token(self, player_id: int, token_hash: str) -> None:
-        with self._write() as db:
-            self._load(db, player_id)
-            db.execute(
+        with self._transaction() as tx:
+            tx.load(player_id)
+            tx.db.execute(
                 "INSERT OR REPLACE INTO player_tokens (token_hash, player_id, issued_at)"
                 " VALUES (?, ?, ?)",
                 (token_hash, player_id, time.time()),
@@ -215,9 +206,9 @@ class SQLiteOffers:
         return int(rows[0][0]) if rows else None
 
     def revoke_player_tokens(self, player_id: int) -> int:
-        with self._write() as db:
-            self._load(db, player_id)
-            return db.execute(
+        with self._transaction() as tx:
+            tx.load(player_id)
+            return tx.db.execute(
                 "DELETE FROM player_tokens WHERE player_id = ?", (player_id,)
             ).rowcount
 
@@ -229,7 +220,8 @@ class SQLiteOffers:
         head = int(last[0][0]) if last else 0
         if head <= (int(done[0][0]) if done else 0):
             return
-        with self._write() as db:
+        with self._transaction() as tx:
+            db = tx.db
             row = db.execute("SELECT value FROM meta WHERE name = 'history_trades'").fetchone()
             after = int(row[0]) if row else 0
             db.execute(_INDEX_TRADES, (after,))

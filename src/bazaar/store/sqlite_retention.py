@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from bazaar.domain.clock import instant_micros
 from bazaar.store.retained import Archived, RetentionMark
 from bazaar.store.sqlite_outbox import meta_int, set_meta
+from bazaar.store.sqlite_transaction import SQLiteTransaction
 
 RETENTION_SCHEMA = """
 CREATE TABLE IF NOT EXISTS retention_marks (
@@ -46,13 +47,14 @@ class SQLiteRetention:
 
         def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
         def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]: ...
-        def _last_instant(self, db: sqlite3.Connection) -> str | None: ...
+        def _transaction(self) -> AbstractContextManager[SQLiteTransaction]: ...
         def _writer_turn(self) -> AbstractContextManager[None]: ...
         def _db(self) -> sqlite3.Connection: ...
 
     def add_retention_mark(self, at: float) -> RetentionMark:
-        with self._write() as db:
-            last = self._last_instant(db)
+        with self._transaction() as tx:
+            db = tx.db
+            last = tx.last_instant()
             mark = RetentionMark(
                 at,
                 _head(db, "outbox"),
