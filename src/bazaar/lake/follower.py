@@ -17,7 +17,7 @@ from bazaar.lake.ingest import DEFAULT_FLUSH_SECONDS, Ingest, IngestSummary
 from bazaar.lake.sources import OUTBOX_SOURCE, OutboxSource
 from bazaar.lake.tables import TABLES
 from bazaar.lake.writer import LakeWriter, app_id, normalise_root, table_uri
-from bazaar.store.base import Store
+from bazaar.store.outbox import OutboxReader
 
 log = logging.getLogger("bazaar.lake")
 # A follower whose lake write failed (a full disk) tries again this often: once space is
@@ -30,7 +30,7 @@ class LakeFollower:
 
     def __init__(
         self,
-        store: Store,
+        store: OutboxReader,
         lake: str | Path,
         *,
         storage_options: Mapping[str, str] | None = None,

@@ -12,8 +12,7 @@ from typing import Any
 
 from bazaar.domain.errors import BrokerUnavailable
 from bazaar.lake.writer import LakeWriter, Polled, normalise_root
-from bazaar.store.base import Store
-from bazaar.store.outbox import check_contiguous
+from bazaar.store.outbox import OutboxReader, check_contiguous
 
 OUTBOX_SOURCE = "outbox"
 HEARTBEAT_SECONDS = 5.0  # an idle consumer still records that it is alive this often
@@ -38,7 +37,7 @@ class OutboxSource:
 
     def __init__(
         self,
-        store: Store,
+        store: OutboxReader,
         *,
         consumer: str | None = None,
         source_id: str = OUTBOX_SOURCE,

@@ -85,6 +85,9 @@ class OutboxReader(ABC):
     def drop_consumer(self, consumer: str) -> bool:
         """Forget a consumer, so it holds nothing any more; False if it was not registered."""
 
+    def close(self) -> None:  # noqa: B027 - optional override
+        """Close the connections behind the outbox (the store's, when it is one)."""
+
 
 def check_contiguous(reader: OutboxReader, after: int, first: int | None) -> None:
     """Raise OutboxReleased when a read past `after` did not start at `after + 1` (its first

@@ -35,8 +35,7 @@ from functools import partial
 from typing import Any
 
 from bazaar.domain.errors import BazaarError, BrokerUnavailable
-from bazaar.store.base import OutboxEntry, Store
-from bazaar.store.outbox import check_contiguous
+from bazaar.store.outbox import OutboxEntry, OutboxReader, check_contiguous
 from bazaar.stream.kafka import BrokerProbe, KafkaSettings, ensure_topic
 
 log = logging.getLogger("bazaar.relay")
@@ -79,7 +78,7 @@ class _DeliveryFailed(Exception):
 class OutboxRelay:
     def __init__(
         self,
-        store: Store,
+        store: OutboxReader,
         kafka: KafkaSettings,
         *,
         consumer: str = RELAY_CONSUMER,
@@ -356,7 +355,9 @@ class BackgroundRelay:
         self._thread.join(timeout=timeout)
 
 
-def worker_health_provider(store: Store, kafka: KafkaSettings) -> Callable[[], dict[str, Any]]:
+def worker_health_provider(
+    store: OutboxReader, kafka: KafkaSettings
+) -> Callable[[], dict[str, Any]]:
     """The relay section of GET /health in a process that does not run the relay (a
     worker of `serve --workers N`): lag from the position the relay committed in the
     store; broker state from this process's own metadata request (plain bootstrap: the
