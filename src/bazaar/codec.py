@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from bazaar.domain.errors import MalformedEvent
+from bazaar.domain.errors import MalformedEvent as MalformedEvent  # the codec's one error
 from bazaar.domain.events import Event, envelope
 
 
