@@ -11,7 +11,8 @@ import pyarrow as pa
 from deltalake import DeltaTable
 
 from bazaar.lake.columnar import EVENT_INDEX, decode_batch
-from bazaar.lake.tables import TABLES, event_rows, to_arrow
+from bazaar.lake.event_rows import event_rows
+from bazaar.lake.tables import TABLES, to_arrow
 from bazaar.lake.writer import LakeWriter, Polled
 from tests.support.documents import with_changes
 
