@@ -31,9 +31,10 @@ from deltalake import DeltaTable
 from bazaar.domain.catalog import load_catalog
 from bazaar.domain.model import ItemLine, NewPlayer, TradeRequest, TradeSide
 from bazaar.domain.trading import Accepted
+from bazaar.lake.batch import Polled
 from bazaar.lake.ingest import Ingest
 from bazaar.lake.sources import KafkaSource, OutboxSource
-from bazaar.lake.writer import LakeWriter, Polled
+from bazaar.lake.writer import LakeWriter
 from bazaar.store.sqlite import SQLiteStore
 
 

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from bazaar.domain.catalog import load_catalog
+from bazaar.domain.errors import LakeUnavailable
+from bazaar.lake.batch import BatchResult
 from bazaar.lake.ingest import Ingest
 from bazaar.lake.sources import OUTBOX_SOURCE, OutboxSource
-from bazaar.lake.writer import BatchResult, LakeUnavailable, LakeWriter, StagedBatch
+from bazaar.lake.writer import LakeWriter, StagedBatch
 from bazaar.store.sqlite import SQLiteStore
 from tests.integration.test_lake_ingest import Trader, assert_lake_equals_outbox, outbox
 

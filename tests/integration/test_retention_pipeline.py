@@ -26,9 +26,9 @@ import pytest
 from deltalake import DeltaTable
 
 from bazaar.cli.common import free_port
+from bazaar.lake.batch import table_uri
 from bazaar.lake.follower import lake_position
 from bazaar.lake.tables import PRIMARY_TABLES
-from bazaar.lake.writer import table_uri
 from bazaar.store.base import Store
 from tests.integration.test_relay import create_players, send_trades
 from tests.support.broker import KafkaBroker

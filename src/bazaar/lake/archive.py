@@ -20,8 +20,8 @@ from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from bazaar.domain.clock import format_instant
 from bazaar.domain.errors import StoreUnavailable
+from bazaar.lake.batch import normalise_root, table_uri
 from bazaar.lake.tables import REJECTED_TRADES, TRADE_ITEMS, TRADES
-from bazaar.lake.writer import normalise_root, table_uri
 
 
 class LakeArchive:

@@ -13,10 +13,11 @@ from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from bazaar.domain.errors import BazaarError
+from bazaar.lake.batch import app_id, normalise_root, table_uri
 from bazaar.lake.ingest import DEFAULT_FLUSH_SECONDS, Ingest, IngestSummary
 from bazaar.lake.sources import OUTBOX_SOURCE, OutboxSource
 from bazaar.lake.tables import TABLES
-from bazaar.lake.writer import LakeWriter, app_id, normalise_root, table_uri
+from bazaar.lake.writer import LakeWriter
 from bazaar.store.outbox import OutboxReader
 
 log = logging.getLogger("bazaar.lake")

@@ -25,8 +25,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from bazaar.lake.batch import BatchResult, Polled
 from bazaar.lake.tables import TABLES
-from bazaar.lake.writer import BatchResult, LakeWriter, Polled
+from bazaar.lake.writer import LakeWriter
 
 DEFAULT_FLUSH_SECONDS = 1.0
 DEFAULT_FLUSH_EVENTS = 50_000

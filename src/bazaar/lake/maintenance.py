@@ -19,8 +19,8 @@ from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from bazaar.domain.errors import LakeUnavailable
+from bazaar.lake.batch import normalise_root, table_uri
 from bazaar.lake.tables import TABLES
-from bazaar.lake.writer import normalise_root, table_uri
 
 MIN_RETENTION_HOURS = 1
 DEFAULT_RETENTION_HOURS = 168

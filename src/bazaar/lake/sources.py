@@ -11,7 +11,8 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from bazaar.domain.errors import BrokerUnavailable
-from bazaar.lake.writer import LakeWriter, Polled, normalise_root
+from bazaar.lake.batch import Polled, normalise_root
+from bazaar.lake.writer import LakeWriter
 from bazaar.store.outbox import OutboxReader, check_contiguous
 
 OUTBOX_SOURCE = "outbox"

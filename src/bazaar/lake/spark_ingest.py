@@ -39,10 +39,11 @@ from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from bazaar.domain.errors import BazaarError, LakeUnavailable
+from bazaar.lake.batch import Polled, normalise_root, table_uri
 from bazaar.lake.sources import DEFAULT_TOPIC, kafka_source_id
 from bazaar.lake.storage_errors import write_failure
 from bazaar.lake.tables import TABLES
-from bazaar.lake.writer import LakeWriter, Polled, normalise_root, table_uri
+from bazaar.lake.writer import LakeWriter
 
 DEFAULT_QUERY_NAME = "bazaar-ingest"
 KAFKA_SOURCES = ("python", "native")

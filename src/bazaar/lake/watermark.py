@@ -33,7 +33,7 @@ from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from bazaar.domain.errors import LakeUnavailable
-from bazaar.lake.writer import app_id, table_uri
+from bazaar.lake.batch import app_id, table_uri
 
 Positions = dict[str, int]  # source -> position (-1: nothing of that source)
 _NOTHING = -1

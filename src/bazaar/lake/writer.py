@@ -32,9 +32,9 @@ late, not days).
 from __future__ import annotations
 
 import gc
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import cast
@@ -45,6 +45,7 @@ from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from bazaar.domain.errors import LakeFenced, LakeUnavailable
+from bazaar.lake.batch import BatchResult, Polled, app_id, normalise_root, table_uri
 from bazaar.lake.columnar import EVENT_INDEX, DecodedBatch, decode_batch
 from bazaar.lake.storage_errors import one_line, os_errno, write_failure
 from bazaar.lake.tables import (
@@ -58,58 +59,6 @@ from bazaar.lake.tables import (
 )
 
 _COMMIT_ATTEMPTS = 5
-
-
-@dataclass(slots=True)
-class Polled:
-    """Events as read from a source, column-wise: event i is the exact bytes raws[i], read
-    at positions[i] of sources[i]. A batch of 50,000 per-event objects costs more to build
-    than to read."""
-
-    sources: list[str] = field(default_factory=list)  # "outbox" or "kafka:TOPIC:PARTITION"
-    positions: list[int] = field(default_factory=list)  # outbox seq or Kafka offset; increasing
-    raws: list[bytes] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.raws)
-
-    def extend(self, more: Polled) -> None:
-        self.sources += more.sources
-        self.positions += more.positions
-        self.raws += more.raws
-
-    def without(self, sources: Collection[str]) -> Polled:
-        keep = [i for i, s in enumerate(self.sources) if s not in sources]
-        return Polled(
-            [self.sources[i] for i in keep],
-            [self.positions[i] for i in keep],
-            [self.raws[i] for i in keep],
-        )
-
-
-@dataclass(slots=True)
-class BatchResult:
-    events: int = 0
-    duplicates: int = 0
-    dead_letters: int = 0
-    rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TABLES, 0))
-    positions: dict[str, int] = field(default_factory=dict)  # source -> last position landed
-
-
-def app_id(source: str, table: str) -> str:
-    return f"{source}:{table}"
-
-
-def table_uri(root: str, table: str) -> str:
-    return f"{root.rstrip('/')}/{table}"
-
-
-def normalise_root(root: str | Path) -> str:
-    """Object-store URIs unchanged; local paths made absolute."""
-    text = str(root)
-    if "://" in text:
-        return text.rstrip("/")
-    return str(Path(text).expanduser().resolve())
 
 
 @dataclass(slots=True)
