@@ -12,8 +12,7 @@ from deltalake import DeltaTable
 
 from bazaar.lake.batch import Polled
 from bazaar.lake.columnar import EVENT_INDEX, decode_batch
-from bazaar.lake.event_rows import event_rows
-from bazaar.lake.tables import TABLES, to_arrow
+from bazaar.lake.tables import TABLES, event_rows, to_arrow
 from bazaar.lake.writer import LakeWriter
 from tests.support.documents import with_changes
 

@@ -11,8 +11,7 @@ import pytest
 from bazaar.codec import MalformedEvent, encode_event
 from bazaar.domain.catalog import Catalog
 from bazaar.lake.columnar import decode_batch
-from bazaar.lake.event_rows import event_rows
-from bazaar.lake.tables import OFFERS, PRIMARY_TABLES, TABLES, as_dicts
+from bazaar.lake.tables import OFFERS, PRIMARY_TABLES, TABLES, as_dicts, event_rows
 from tests.support.documents import offer_events, trade_events, with_changes
 
 

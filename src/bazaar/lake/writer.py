@@ -21,7 +21,7 @@ and it is written in the same commit as the rows. Hence, per table and source:
 4. A restarted ingest resumes its source after `resume_position(source)`.
 
 Events are decoded a whole batch at a time, column-wise (columnar.py; the per-event decoder
-in event_rows.py is its fallback and its reference). Duplicates (the same event_id redelivered
+in tables.py is its fallback and its reference). Duplicates (the same event_id redelivered
 at another position, e.g. by an at-least-once relay) are dropped by `event_id`. The memory
 of which (source, position) first carried an event_id is rebuilt from the lake's primary
 tables on open, so the decision is the same in a replay as in the original run; it covers
