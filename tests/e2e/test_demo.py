@@ -35,3 +35,18 @@ def test_demo_runs_the_whole_pipeline(tmp_path: Path) -> None:
     # Lake answers equal the store: q1 is the store's accepted count.
     accepted = int(out.split("accepted")[1].split("│")[1].strip().replace(",", ""))
     assert f"trades         │ {accepted:>8,}" in out or f"{accepted:,}" in out.split("q1:")[1]
+
+
+def test_demo_logs_one_json_object_per_line_when_asked(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bazaar", "demo", "--players", "30", "--trades", "200",
+         "--log-format", "json", "--log-level", "info"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    logged = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    requests = [entry for entry in logged if entry["logger"] == "bazaar.access"]
+    # Every request the simulated players made, each with its id, as a log shipper reads it.
+    assert len(requests) >= 230, len(requests)
+    assert all(entry["request_id"] and entry["level"] == "info" for entry in requests)
+    assert {entry["route"] for entry in requests} >= {"/players", "/trades"}

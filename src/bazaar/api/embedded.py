@@ -24,6 +24,7 @@ class EmbeddedServer:
         app = create_app(store, lake=lake, consumers=[lake_consumer(lake)] if lake else [])
         config = uvicorn.Config(
             app, host=host, port=port, log_level="warning", access_log=False,
+            log_config=None,  # the logging the command configured (--log-format), untouched
             loop="asyncio", http=OneWriteHttpToolsProtocol, lifespan="off",
         )  # fmt: skip
         self._server = uvicorn.Server(config)

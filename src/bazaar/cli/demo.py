@@ -18,6 +18,7 @@ from bazaar.cli.common import (
     stop_on_signals,
 )
 from bazaar.config import DEFAULT_DATA_DIR
+from bazaar.telemetry.logs import add_log_flags, configure_logging
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,6 +50,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="when done, keep the API and its live dashboard (/dashboard) up until Ctrl-C",
     )
+    add_log_flags(p)
     p.set_defaults(func=run)
 
 
@@ -65,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         fail(str(exc))
+    configure_logging(args.log_format or "text", args.log_level or "warning")
     quiet_rust_panics()
     root = args.data_dir / "demo"
     console.print(
