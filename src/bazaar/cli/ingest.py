@@ -113,6 +113,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    configure_logging(args.log_format or "text", args.log_level or "warning")
     if args.engine == "spark":
         from bazaar.cli.ingest_spark import run_spark
 
@@ -154,7 +155,6 @@ def run(args: argparse.Namespace) -> int:
         fail(str(exc))
 
     stop = stop_on_signals()  # the batch in hand lands before ingest exits
-    configure_logging(args.log_format or "text", args.log_level or "warning")
     from bazaar.cli.ingest_progress import IngestProgress
 
     watch = IngestProgress(source, follow=args.follow, quiet=args.quiet)
