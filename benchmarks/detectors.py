@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bazaar.analytics.asking import AskOptions
 from bazaar.analytics.engines import open_engine
 from bazaar.analytics.exploits import find_exploits
-from bazaar.analytics.questions import AskOptions
 from bazaar.analytics.scoring import score_detections
 from bazaar.bootstrap import open_store
 from bazaar.domain.catalog import load_catalog

@@ -28,9 +28,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import write_deltalake
 
+from bazaar.analytics.asking import AskOptions
 from bazaar.analytics.engines import Engine, open_engine
 from bazaar.analytics.exploits import DETECTORS
-from bazaar.analytics.questions import QUESTIONS, AskOptions
+from bazaar.analytics.questions import QUESTIONS
 from bazaar.domain.catalog import load_catalog
 from bazaar.lake.tables import SCHEMAS
 from bazaar.spark.session import stop_spark
@@ -373,7 +374,7 @@ def main() -> None:
         began = time.perf_counter()
         counts = generate(lake, args.trades)
         print(f"generated {counts} in {time.perf_counter() - began:.1f} s at {lake}")
-    from bazaar.analytics.questions import parse_at
+    from bazaar.analytics.asking import parse_at
 
     options = AskOptions(at=parse_at(args.at) if args.at else None)
     results: dict[str, dict[str, list[float]]] = {}

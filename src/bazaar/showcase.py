@@ -17,18 +17,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bazaar.analytics.asking import AskOptions
 from bazaar.analytics.economy import economy
 from bazaar.analytics.engines import open_engine
 from bazaar.analytics.exploits import BEHAVIOUR_DETECTORS, KIND_OF_DETECTOR
-from bazaar.analytics.questions import AskOptions, ask
+from bazaar.analytics.questions import ask
 from bazaar.analytics.report import render_report
 from bazaar.analytics.scoring import score_detections
 from bazaar.api.embedded import EmbeddedServer
 from bazaar.domain.catalog import load_catalog
 from bazaar.lake.follower import LakeFollower
-from bazaar.simulate.driver import Progress, run_simulation
+from bazaar.simulate.driver import run_simulation
 from bazaar.simulate.plan import SimulationPlan
-from bazaar.simulate.stats import SimulationSummary
+from bazaar.simulate.stats import Progress, SimulationSummary
 from bazaar.store.sqlite import SQLiteStore
 
 # Which detector should name which labelled exploiter (by its kind, in every role).

@@ -15,13 +15,14 @@ from typing import Any
 
 import pytest
 
+from bazaar.analytics.asking import AskOptions, parse_at
 from bazaar.analytics.engines import (
     LAKE_TABLES,
     DuckDBEngine,
     Engine,
     open_engine,
 )
-from bazaar.analytics.questions import AskOptions, ask, parse_at
+from bazaar.analytics.questions import ask
 from bazaar.bootstrap import open_store
 from bazaar.domain.catalog import load_catalog
 from bazaar.domain.model import NewPlayer

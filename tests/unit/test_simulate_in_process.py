@@ -183,7 +183,7 @@ def test_a_store_failing_in_its_process_ends_the_run_with_a_simulation_error(
     catalog: Catalog, tmp_path: Path
 ) -> None:
     from bazaar.domain.errors import StoreUnavailable
-    from bazaar.simulate.driver import SimulationError
+    from bazaar.simulate.stats import SimulationError
 
     class FailingStore(SQLiteStore):
         def execute_trades(self, batch):  # type: ignore[no-untyped-def]

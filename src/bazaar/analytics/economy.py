@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from bazaar.analytics.asking import AskOptions, Json, run_query
 from bazaar.analytics.engines import Engine
-from bazaar.analytics.questions import AskOptions, Json, run_query
 from bazaar.analytics.sql import Ids
 from bazaar.analytics.timebuckets import fit_buckets
 

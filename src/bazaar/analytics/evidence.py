@@ -14,6 +14,8 @@ from typing import Any
 
 from rich.table import Table
 
+from bazaar.analytics.formatting import format_value
+
 Json = Any
 SHOWN_IDS = 8
 EVIDENCE_COLUMNS = (
@@ -34,8 +36,6 @@ def _columns(suspects: Sequence[Mapping[str, Json]]) -> list[str]:
 
 
 def _cell(value: Json) -> str:
-    from bazaar.analytics.render import format_value
-
     if isinstance(value, list):
         return _ids(value)
     return format_value(value)

@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from bazaar.analytics.questions import Json
-from bazaar.analytics.render import format_value
+from bazaar.analytics.asking import Json
+from bazaar.analytics.formatting import format_value
 
 
 def player_anchor(player_id: int) -> str:

@@ -15,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bazaar.analytics.asking import AskOptions, Json, rows
 from bazaar.analytics.engines import DuckDBEngine
-from bazaar.analytics.questions import AskOptions, Json, rows, wealth_gini
+from bazaar.analytics.questions import wealth_gini
 from bazaar.analytics.sql import string_literal
 from bazaar.domain.catalog import Catalog
 

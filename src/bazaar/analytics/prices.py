@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from bazaar.analytics.asking import AskOptions, Json, run_query
 from bazaar.analytics.engines import Engine
-from bazaar.analytics.questions import AskOptions, Json, run_query
 from bazaar.analytics.sql import PriceList
 from bazaar.domain.clock import parse_instant
 

@@ -9,71 +9,15 @@ at the states that existed at T, i.e. each player's latest state at or before T.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-import pyarrow as pa
-
+from bazaar.analytics.asking import AskOptions, Json, run_query
 from bazaar.analytics.engines import Engine
-from bazaar.analytics.sql import OneTo, SqlValue, render_stages
-from bazaar.analytics.thresholds import ExploitThresholds
-from bazaar.domain.clock import format_instant, parse_instant
+from bazaar.analytics.exploits import find_exploits
+from bazaar.analytics.prices import market_prices
+from bazaar.analytics.sql import OneTo
 from bazaar.domain.errors import AnalyticsError
-
-# "Ever": a cut-off after any event (Spark's and DuckDB's timestamps both reach year 9999).
-END_OF_TIME = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
-
-Json = Any  # what json.dumps accepts
-
-
-@dataclass(frozen=True, slots=True)
-class AskOptions:
-    at: datetime | None = None
-    limit: int = 10  # rows in "top" lists
-    buckets: int = 12  # moments in "over time" series
-    thresholds: ExploitThresholds = field(default_factory=ExploitThresholds)
-
-    def params(self, **extra: SqlValue) -> dict[str, SqlValue]:
-        return {"at": self.at or END_OF_TIME, "snapshot": self.at is not None, **extra}
-
-
-def parse_at(text: str) -> datetime:
-    """An ISO-8601 instant (`2026-05-01T12:00:00Z`, an offset, or a date); no zone = UTC."""
-    try:
-        return parse_instant(text.strip())
-    except ValueError:
-        raise AnalyticsError(
-            f"--at expects an ISO-8601 instant such as 2026-05-01T12:00:00Z, got {text!r}"
-        ) from None
-
-
-def _plain(value: Any) -> Json:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:  # naive results are UTC: both engines run in UTC
-            value = value.replace(tzinfo=UTC)
-        return format_instant(value)
-    if isinstance(value, Decimal):  # DuckDB sums int64 into 128-bit integers
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value
-
-
-def rows(table: pa.Table) -> list[dict[str, Json]]:
-    return [{k: _plain(v) for k, v in row.items()} for row in table.to_pylist()]
-
-
-def run_query(engine: Engine, name: str, params: Mapping[str, SqlValue]) -> list[dict[str, Json]]:
-    """The answer of `queries/<name>.sql`, its stages (sql.render_stages) computed first."""
-    *stages, (_, answer) = render_stages(name, params)
-    try:
-        for stage, sql in stages:
-            engine.stage(stage, sql)
-        return rows(engine.query(answer))
-    finally:
-        for stage, _ in stages:
-            engine.drop_stage(stage)
 
 
 def _one(found: list[dict[str, Json]]) -> dict[str, Json] | None:
@@ -142,18 +86,6 @@ def trade_graph(engine: Engine, options: AskOptions) -> Json:
     }
 
 
-def _exploits(engine: Engine, options: AskOptions) -> Json:
-    from bazaar.analytics.exploits import find_exploits
-
-    return find_exploits(engine, options)
-
-
-def _prices(engine: Engine, options: AskOptions) -> Json:
-    from bazaar.analytics.prices import market_prices
-
-    return market_prices(engine, options)
-
-
 @dataclass(frozen=True, slots=True)
 class Question:
     id: str
@@ -173,8 +105,8 @@ QUESTIONS: dict[str, Question] = {
         Question("wealth_gini", "Inequality of gold and item wealth over time (Gini)", wealth_gini),
         Question("top_traders", "Most active traders", top_traders),
         Question("trade_graph", "Trade graph summary", trade_graph),
-        Question("prices", "Market prices (median gold per unit sold)", _prices),
-        Question("exploits", "Exploit detectors", _exploits),
+        Question("prices", "Market prices (median gold per unit sold)", market_prices),
+        Question("exploits", "Exploit detectors", find_exploits),
     )
 }
 

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 
 from rich.console import Console
 from rich.table import Table
 
-from bazaar.analytics.questions import QUESTIONS, Json
-
-
-def format_value(value: Json, missing: str = "-") -> str:
-    """One way to show an answer's value, in the terminal and in the HTML report."""
-    if value is None:
-        return missing
-    if isinstance(value, float):
-        return f"{value:,.4f}" if abs(value) < 1000 else f"{value:,.0f}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    if isinstance(value, dict | list):
-        return json.dumps(value, separators=(", ", ": "))
-    return str(value)
+from bazaar.analytics.asking import Json
+from bazaar.analytics.evidence import suspects_table, truth_table
+from bazaar.analytics.formatting import format_value
+from bazaar.analytics.questions import QUESTIONS
 
 
 def record_table(title: str, record: Mapping[str, Json] | None) -> Table:
@@ -49,8 +38,6 @@ def rows_table(title: str, found: Sequence[Mapping[str, Json]]) -> Table:
 def answer_tables(qid: str, answer: Json) -> list[Table]:
     title = f"{qid}: {QUESTIONS[qid].title}"
     if qid == "exploits":
-        from bazaar.analytics.evidence import suspects_table, truth_table
-
         tables = [
             suspects_table(f"exploits / {name}", detector)
             for name, detector in answer.items()

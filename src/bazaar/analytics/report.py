@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
+from bazaar.analytics.asking import Json
 from bazaar.analytics.charts import ChartBook, axis, bars, layout, line, step, time_axis
 from bazaar.analytics.html_tables import fmt, suspect_rows, table
-from bazaar.analytics.questions import QUESTIONS, Json
+from bazaar.analytics.questions import QUESTIONS
 from bazaar.analytics.report_players import player_pages
 from bazaar.analytics.timebuckets import TimeBuckets, instant
 

@@ -76,7 +76,7 @@ def lake_of(args: argparse.Namespace) -> str:
 
 
 def options_from(args: argparse.Namespace) -> Any:
-    from bazaar.analytics.questions import AskOptions, parse_at
+    from bazaar.analytics.asking import AskOptions, parse_at
     from bazaar.analytics.thresholds import ExploitThresholds
 
     return AskOptions(

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
 from typing import Any
-
-from rich.table import Table
 
 from bazaar.cli.common import (
     add_command,
@@ -17,39 +14,12 @@ from bazaar.cli.common import (
     quiet_rust_panics,
     stop_on_signals,
 )
-from bazaar.config import DEFAULT_DATA_DIR, Settings
+from bazaar.cli.ingest_progress import IngestProgress, rows_written_table
+from bazaar.cli.ingest_spark import add_spark_flags, run_spark
+from bazaar.cli.lake_flags import add_lake_flags, lake_root, parse_options
+from bazaar.config import Settings
 from bazaar.telemetry.exporter import add_metrics_flag
 from bazaar.telemetry.logs import add_log_flags, configure_logging
-
-DEFAULT_LAKE = DEFAULT_DATA_DIR / "lake"
-
-
-def parse_options(pairs: list[str] | None, flag: str) -> dict[str, str]:
-    options = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            fail(f"{flag} expects KEY=VALUE, got {pair!r}")
-        options[key] = value
-    return options
-
-
-def add_lake_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--lake",
-        metavar="PATH_OR_URI",
-        help=f"lake root: a local path (default {DEFAULT_LAKE}) or s3://, gs://, az:// URI",
-    )
-    p.add_argument(
-        "--storage-option",
-        action="append",
-        metavar="KEY=VALUE",
-        help="object-store option passed to delta-rs (repeatable), e.g. AWS_REGION=eu-west-1",
-    )
-
-
-def lake_root(args: argparse.Namespace, settings: Settings) -> str:
-    return str(args.lake or settings.lake or DEFAULT_LAKE)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -106,8 +76,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--quiet", action="store_true", help="only the final summary")
     add_metrics_flag(p)
     add_log_flags(p)
-    from bazaar.cli.ingest_spark import add_spark_flags
-
     add_spark_flags(p)
     p.set_defaults(func=run)
 
@@ -115,8 +83,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     configure_logging(args.log_format or "text", args.log_level or "warning")
     if args.engine == "spark":
-        from bazaar.cli.ingest_spark import run_spark
-
         return run_spark(args)
     from bazaar.domain.errors import BazaarError
     from bazaar.lake.ingest import EventSource, Ingest
@@ -155,8 +121,6 @@ def run(args: argparse.Namespace) -> int:
         fail(str(exc))
 
     stop = stop_on_signals()  # the batch in hand lands before ingest exits
-    from bazaar.cli.ingest_progress import IngestProgress
-
     watch = IngestProgress(source, follow=args.follow, quiet=args.quiet)
     mode = "following" if args.follow else "draining"
     if not args.quiet:
@@ -186,16 +150,6 @@ def run(args: argparse.Namespace) -> int:
         writer.close()
     print_summary(summary, root)
     return 0
-
-
-def rows_written_table(title: str, rows: Mapping[str, int]) -> Table:
-    """Rows an ingest wrote per lake table (the Python and the Spark ingest print it)."""
-    table = Table(title=title, show_header=True, header_style="bold")
-    table.add_column("table")
-    table.add_column("rows written", justify="right")
-    for name, count in rows.items():
-        table.add_row(name, f"{count:,}")
-    return table
 
 
 def print_summary(summary: object, root: str) -> None:

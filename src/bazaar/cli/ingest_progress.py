@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
+
+from rich.table import Table
 
 from bazaar.cli.common import console, progress_due
 
@@ -80,3 +83,13 @@ class IngestProgress:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
+
+
+def rows_written_table(title: str, rows: Mapping[str, int]) -> Table:
+    """Rows an ingest wrote per lake table (the Python and the Spark ingest print it)."""
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("table")
+    table.add_column("rows written", justify="right")
+    for name, count in rows.items():
+        table.add_row(name, f"{count:,}")
+    return table

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 
 from bazaar.cli.common import console, fail, out, progress_due, stop_on_signals
+from bazaar.cli.ingest_progress import rows_written_table
+from bazaar.cli.lake_flags import lake_root, parse_options
 from bazaar.config import Settings
 
 
@@ -49,7 +51,6 @@ def add_spark_flags(p: argparse.ArgumentParser) -> None:
 
 
 def run_spark(args: argparse.Namespace) -> int:
-    from bazaar.cli.ingest import lake_root, parse_options
     from bazaar.domain.errors import BazaarError
     from bazaar.lake.sources import DEFAULT_TOPIC
     from bazaar.lake.spark_ingest import (
@@ -110,7 +111,6 @@ def run_spark(args: argparse.Namespace) -> int:
 
 
 def print_spark_summary(summary: object, root: str) -> None:
-    from bazaar.cli.ingest import rows_written_table
     from bazaar.lake.spark_ingest import SparkIngestSummary
 
     assert isinstance(summary, SparkIngestSummary)

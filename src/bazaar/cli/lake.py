@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bazaar.cli.common import add_command, console, fail, out
-from bazaar.cli.ingest import add_lake_flags, lake_root, parse_options
+from bazaar.cli.lake_flags import add_lake_flags, lake_root, parse_options
 from bazaar.config import Settings
 
 

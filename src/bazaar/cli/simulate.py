@@ -65,10 +65,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bazaar.simulate.driver import SimulationError, run_simulation
+    from bazaar.simulate.driver import run_simulation
     from bazaar.simulate.exploits import parse_exploit_kinds
     from bazaar.simulate.plan import SimulationPlan
     from bazaar.simulate.progress import LiveProgress, summary_table
+    from bazaar.simulate.stats import SimulationError
 
     if args.api is not None and (args.store or args.catalog):
         fail("--store and --catalog go with --in-process; over HTTP the API owns them")

@@ -66,7 +66,7 @@ class Session:
 
     def execute(self, sql: str) -> bool:
         """Run one statement (or several) and show each result; False when one failed."""
-        from bazaar.analytics.questions import rows
+        from bazaar.analytics.asking import rows
         from bazaar.analytics.render import rows_table
         from bazaar.domain.errors import AnalyticsError
 

@@ -20,7 +20,7 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def register_trino_ddl(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from bazaar.cli.ingest import add_lake_flags
+    from bazaar.cli.lake_flags import add_lake_flags
 
     p = add_command(
         actions,
@@ -62,7 +62,7 @@ def trino_ddl(root: str, catalog: str, schema: str, tables: list[str]) -> list[s
 
 
 def run_trino_ddl(args: argparse.Namespace) -> int:
-    from bazaar.cli.ingest import lake_root
+    from bazaar.cli.lake_flags import lake_root
     from bazaar.lake.tables import TABLES
 
     root = lake_root(args, Settings.from_environ())

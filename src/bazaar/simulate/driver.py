@@ -16,25 +16,25 @@ import itertools
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from bazaar.domain.model import NewPlayer
 from bazaar.simulate.pipeline import StoreWorkerFailed, run_pipelined
 from bazaar.simulate.plan import PlannedTrade, SimulationPlan, TradeRequests
 from bazaar.simulate.planner import TradePlanner
 from bazaar.simulate.reconcile import Answer, Checker, Reconciler, order_of
-from bazaar.simulate.stats import SimulationStats, SimulationSummary
+from bazaar.simulate.stats import (
+    PROGRESS_EVERY,
+    Progress,
+    SimulationError,
+    SimulationStats,
+    SimulationSummary,
+)
 from bazaar.store.base import Store
 
-Progress = Callable[[SimulationStats], None]
-PROGRESS_EVERY = 0.1  # seconds between progress callbacks
 IN_PROCESS_BATCH = 1000
 # The planner and the store side by side, where there is a second core to run them on.
 IN_PROCESS_PROCESSES = min(2, os.cpu_count() or 1)
-
-
-class SimulationError(Exception):
-    """The simulation could not run (API unreachable, players not created, store failed)."""
 
 
 def run_simulation(

@@ -21,11 +21,16 @@ import orjson
 
 from bazaar.domain.catalog import Catalog, catalog_from_document
 from bazaar.domain.errors import CatalogError
-from bazaar.simulate.driver import PROGRESS_EVERY, Progress, SimulationError
 from bazaar.simulate.plan import PlannedTrade, SimulationPlan
 from bazaar.simulate.planner import TradePlanner
 from bazaar.simulate.reconcile import Reconciler
-from bazaar.simulate.stats import SimulationStats, SimulationSummary
+from bazaar.simulate.stats import (
+    PROGRESS_EVERY,
+    Progress,
+    SimulationError,
+    SimulationStats,
+    SimulationSummary,
+)
 
 JSON_HEADERS = {"content-type": "application/json"}
 RETRIES_ON_503 = 3  # a 503 means the store applied nothing, so a retry is safe

@@ -1,13 +1,21 @@
-"""Live counters of a simulation run, and the summary it ends with."""
+"""Live counters of a simulation run, how often a driver reports them, the summary a run
+ends with, and the error that ends it early; shared by both drivers (driver.py in
+process, http_driver.py over HTTP)."""
 
 from __future__ import annotations
 
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 RECENT = 2048  # latencies behind the live p99: the last few seconds, not the whole run
+PROGRESS_EVERY = 0.1  # seconds between progress callbacks
+
+
+class SimulationError(Exception):
+    """The simulation could not run (API unreachable, players not created, store failed)."""
 
 
 def percentile(sorted_values: list[float], share: float) -> float:
@@ -124,3 +132,6 @@ class SimulationSummary:
         doc = {name: getattr(self, name) for name in self.__dataclass_fields__}
         doc["statuses"] = {str(k): v for k, v in self.statuses.items()}
         return doc
+
+
+Progress = Callable[[SimulationStats], None]

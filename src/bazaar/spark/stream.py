@@ -4,24 +4,45 @@
 source: `python` (bazaar_kafka, kafka_source.py: confluent-kafka on the executors) or
 `native` (Spark's own `kafka` source, which needs the spark-sql-kafka package on the
 classpath: `spark-submit --packages org.apache.spark:spark-sql-kafka-0-10_2.13:VERSION`).
+
+The query's settings arrive as `StreamSettings`, the shape this module reads, which the
+lake's `SparkIngestConfig` satisfies without spark/ importing the lake (spark/ sits below
+lake/: the lake's Spark ingest uses it, never the other way).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from bazaar.domain.errors import SparkUnavailable
-
-if TYPE_CHECKING:
-    from bazaar.lake.spark_ingest import SparkIngestConfig
 
 COLUMNS = ("topic", "partition", "offset", "value")
 NATIVE_PACKAGE = "org.apache.spark:spark-sql-kafka-0-10_2.13:{version}"
 
 
-def kafka_stream(spark: Any, config: SparkIngestConfig, starting: Mapping[int, int]) -> Any:
+class StreamSettings(Protocol):
+    """What the stream and its query read of an ingest's settings."""
+
+    @property
+    def bootstrap(self) -> str: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def kafka_source(self) -> str: ...  # "python" or "native"
+    @property
+    def kafka_options(self) -> Mapping[str, str]: ...
+    @property
+    def query_name(self) -> str: ...
+    @property
+    def trigger_seconds(self) -> float: ...
+    @property
+    def max_events_per_batch(self) -> int | None: ...
+    def checkpoint_location(self) -> str: ...
+
+
+def kafka_stream(spark: Any, config: StreamSettings, starting: Mapping[int, int]) -> Any:
     """A streaming DataFrame of the topic's events. `starting` (partition -> offset) applies
     to a new query only; a query restarted from its checkpoint resumes where it stopped."""
     if config.kafka_source == "native":
@@ -42,7 +63,7 @@ def kafka_stream(spark: Any, config: SparkIngestConfig, starting: Mapping[int, i
     return reader.load()
 
 
-def _native_stream(spark: Any, config: SparkIngestConfig, starting: Mapping[int, int]) -> Any:
+def _native_stream(spark: Any, config: StreamSettings, starting: Mapping[int, int]) -> Any:
     reader = (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", config.bootstrap)
@@ -72,7 +93,7 @@ def _native_stream(spark: Any, config: SparkIngestConfig, starting: Mapping[int,
     return frame.select(*COLUMNS)
 
 
-def start_query(frame: Any, sink: Callable[[Any, int], None], config: SparkIngestConfig) -> Any:
+def start_query(frame: Any, sink: Callable[[Any, int], None], config: StreamSettings) -> Any:
     """Start the query: foreachBatch(sink), checkpoint, processing-time trigger."""
     seconds = max(0.0, config.trigger_seconds)
     return (
