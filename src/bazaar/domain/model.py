@@ -73,6 +73,11 @@ class TradeSide:
     def gives_nothing(self) -> bool:
         return not self.items and self.gold == 0
 
+    @property
+    def lines(self) -> tuple[tuple[int, int], ...]:
+        """The item lines as (item_id, quantity) pairs, the form the trade rules read."""
+        return tuple([(line.item_id, line.quantity) for line in self.items]) if self.items else ()
+
     def to_document(self) -> dict[str, Any]:
         return {
             "player_id": self.player_id,

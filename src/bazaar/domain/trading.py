@@ -1,16 +1,20 @@
 """The trade rules: validate a two-sided trade and compute both players' new states.
 
 `execute_trade` is the single source of truth for what a trade does. Stores call it inside
-their atomic step with the states they locked, so the rules never run on stale data.
+their atomic step with the states they locked, so the rules never run on stale data. Its
+two halves, `broken_rule` (may the trade go ahead?) and `exchange` (how a holding moves),
+are also what the simulator plans with, over its model of every player (simulate/
+holdings.py): the rules exist once in Python (and once in the Redis store's Lua, which a
+parity test holds to these).
 Rejections are outcomes, not exceptions: a rejected trade is recorded and analysed too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from bazaar.domain.catalog import Catalog
 from bazaar.domain.model import ItemLine, PlayerState, TradeRequest, TradeSide
@@ -110,50 +114,115 @@ def normalise(request: TradeRequest) -> TradeRequest:
     return TradeRequest(one, two)
 
 
-class _Rejection(Exception):
-    def __init__(self, reason: RejectionReason, detail: str) -> None:
-        self.reason = reason
-        self.detail = detail
+Lines = Sequence[tuple[int, int]]  # (item_id, quantity) of one side, one line per item
 
 
-def _check_side(catalog: Catalog, side: TradeSide, giver: PlayerState, label: str) -> None:
-    known = catalog.items
-    for line in side.items:
-        if line.item_id not in known:
-            raise _Rejection(
-                RejectionReason.UNKNOWN_ITEM,
-                f"{label}: item_id {line.item_id} is not in the catalog",
-            )
-    for line in side.items:
-        held = giver.items.get(line.item_id, 0)
-        if held < line.quantity:
-            raise _Rejection(
-                RejectionReason.INSUFFICIENT_ITEMS,
-                f"{label}: player {giver.player_id} holds {held} of item {line.item_id},"
-                f" gives {line.quantity}",
-            )
-    if giver.gold < side.gold:
-        raise _Rejection(
-            RejectionReason.INSUFFICIENT_GOLD,
-            f"{label}: player {giver.player_id} holds {giver.gold} gold, gives {side.gold}",
+class Holder(Protocol):
+    """What the rules read of a player: its stored state (`PlayerState`), or a model of it
+    (the simulator's `Holding`, which plans trades with these same rules)."""
+
+    @property
+    def gold(self) -> int: ...
+    @property
+    def items(self) -> Mapping[int, int]: ...
+    @property
+    def held(self) -> int: ...
+    @property
+    def capacity(self) -> int: ...
+
+
+def broken_rule(
+    known: Container[int],
+    ids: tuple[int, int],
+    lines_1: Lines,
+    gold_1: int,
+    lines_2: Lines,
+    gold_2: int,
+    holder_1: Holder,
+    holder_2: Holder,
+) -> tuple[RejectionReason, str] | None:
+    """The first rule the trade breaks, with its detail, or None if it may go ahead.
+
+    Checks run in a fixed order so each rejection carries exactly one reason:
+    self_trade, empty_trade, unknown_item, insufficient_items, insufficient_gold,
+    capacity_exceeded. `known` holds the catalog's item ids; `ids` the two players'.
+    """
+    one, two = ids
+    if one == two:
+        return RejectionReason.SELF_TRADE, f"player {one} cannot trade with itself"
+    if not lines_1 and not lines_2 and gold_1 == 0 and gold_2 == 0:
+        return RejectionReason.EMPTY_TRADE, "neither side gives anything"
+    broken = _side_broken(known, "player_1", one, lines_1, gold_1, holder_1)
+    if broken is None:
+        broken = _side_broken(known, "player_2", two, lines_2, gold_2, holder_2)
+    if broken is not None:
+        return broken
+    gain = 0  # items player_1 ends up holding more; player_2 as many fewer
+    for _, quantity in lines_2:
+        gain += quantity
+    for _, quantity in lines_1:
+        gain -= quantity
+    # Only a receiver that grows can break capacity; one already over it (after a catalog
+    # change) may still trade down.
+    label, player_id, holder = (
+        ("player_1", one, holder_1) if gain > 0 else ("player_2", two, holder_2)
+    )
+    if gain and holder.held + abs(gain) > holder.capacity:
+        return (
+            RejectionReason.CAPACITY_EXCEEDED,
+            f"{label}: player {player_id} would hold {holder.held + abs(gain)} items,"
+            f" capacity {holder.capacity}",
         )
+    return None
 
 
-def _after(state: PlayerState, gives: TradeSide, gets: TradeSide) -> PlayerState:
-    items = dict(state.items)
-    for line in gives.items:
-        left = items[line.item_id] - line.quantity
-        if left:
-            items[line.item_id] = left
+def _side_broken(
+    known: Container[int], label: str, player_id: int, lines: Lines, gold: int, giver: Holder
+) -> tuple[RejectionReason, str] | None:
+    for item_id, _ in lines:
+        if item_id not in known:
+            return RejectionReason.UNKNOWN_ITEM, f"{label}: item_id {item_id} is not in the catalog"
+    for item_id, quantity in lines:
+        held = giver.items.get(item_id, 0)
+        if held < quantity:
+            return (
+                RejectionReason.INSUFFICIENT_ITEMS,
+                f"{label}: player {player_id} holds {held} of item {item_id}, gives {quantity}",
+            )
+    if giver.gold < gold:
+        return (
+            RejectionReason.INSUFFICIENT_GOLD,
+            f"{label}: player {player_id} holds {giver.gold} gold, gives {gold}",
+        )
+    return None
+
+
+def exchange(items: MutableMapping[int, int], gives: Lines, gets: Lines) -> None:
+    """Move a holding's items by a trade: `gives` leave it, `gets` join it; an item whose
+    count reaches 0 leaves the holding. A count may go below 0 only in a model that applies
+    a trade it did not see coming (the simulator's checker), never in a store."""
+    for item_id, quantity in gives:
+        count = items.get(item_id, 0) - quantity
+        if count:
+            items[item_id] = count
         else:
-            del items[line.item_id]
-    for line in gets.items:
-        items[line.item_id] = items.get(line.item_id, 0) + line.quantity
+            items.pop(item_id, None)
+    for item_id, quantity in gets:
+        count = items.get(item_id, 0) + quantity
+        if count:
+            items[item_id] = count
+        else:  # back to 0 from below, in a model only
+            items.pop(item_id, None)
+
+
+def _after(state: PlayerState, gold_change: int, gives: Lines, gets: Lines) -> PlayerState:
+    items = dict(state.items)
+    exchange(items, gives, gets)
     return PlayerState(
         state.player_id,
         state.username,
         state.player_class,
-        state.gold - gives.gold + gets.gold,
+        state.gold + gold_change,
         items,
         state.capacity,
         state.version + 1,
@@ -170,35 +239,16 @@ def execute_trade(
     trade_id: int,
     executed_at: str,
 ) -> TradeOutcome:
-    """Apply `request` to the two current states, or say why not.
-
-    Checks run in a fixed order so each rejection carries exactly one reason:
-    self_trade, empty_trade, unknown_item, insufficient_items, insufficient_gold,
-    capacity_exceeded.
-    """
+    """Apply `request` to the two current states, or say why not (`broken_rule`)."""
     request = normalise(request)
     one, two = request.player_1, request.player_2
-    try:
-        if one.player_id == two.player_id:
-            raise _Rejection(
-                RejectionReason.SELF_TRADE, f"player {one.player_id} cannot trade with itself"
-            )
-        if one.gives_nothing and two.gives_nothing:
-            raise _Rejection(RejectionReason.EMPTY_TRADE, "neither side gives anything")
-        _check_side(catalog, one, player_1, "player_1")
-        _check_side(catalog, two, player_2, "player_2")
-        new_1 = _after(player_1, one, two)
-        new_2 = _after(player_2, two, one)
-        for label, old, new in (("player_1", player_1, new_1), ("player_2", player_2, new_2)):
-            # Only a receiver that grows can break capacity; one already over it (after a
-            # catalog change) may still trade down.
-            held = new.held
-            if held > new.capacity and held > old.held:
-                raise _Rejection(
-                    RejectionReason.CAPACITY_EXCEEDED,
-                    f"{label}: player {new.player_id} would hold {held} items,"
-                    f" capacity {new.capacity}",
-                )
-    except _Rejection as rejection:
-        return Rejected(trade_id, executed_at, request, rejection.reason, rejection.detail)
+    lines_1, lines_2 = one.lines, two.lines
+    broken = broken_rule(
+        catalog.items, (one.player_id, two.player_id),
+        lines_1, one.gold, lines_2, two.gold, player_1, player_2,
+    )  # fmt: skip
+    if broken is not None:
+        return Rejected(trade_id, executed_at, request, *broken)
+    new_1 = _after(player_1, two.gold - one.gold, lines_1, lines_2)
+    new_2 = _after(player_2, one.gold - two.gold, lines_2, lines_1)
     return Accepted(trade_id, executed_at, request, new_1, new_2)

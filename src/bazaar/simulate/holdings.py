@@ -2,9 +2,11 @@
 
 Trades are planned against this model, never against racing HTTP responses, so the same
 seed gives the same request sequence at any concurrency. The model predicts each trade's
-outcome with the same checks, in the same order, as `bazaar.domain.trading`; the driver
-compares every answer with the prediction and corrects the model by the difference when
-they disagree (which only happens when someone else trades with the same players).
+outcome with the domain's own rules (`trading.broken_rule`) and moves its holdings by the
+domain's `trading.exchange`; the planner's item lines name each item once, as the domain's
+merged lines do. The driver compares every answer with the prediction and corrects the
+model by the difference when they disagree (which only happens when someone else trades
+with the same players).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bazaar.domain.catalog import Catalog
+from bazaar.domain.trading import broken_rule, exchange
 
 ItemLines = tuple[tuple[int, int], ...]  # (item_id, quantity), quantity > 0
 ACCEPTED = "accepted"
@@ -70,33 +73,25 @@ class Ledger:
 
     def predict(self, one: int, two: int, lines_1: ItemLines, gold_1: int,
                 lines_2: ItemLines, gold_2: int) -> str:  # fmt: skip
-        """'accepted' or the rejection reason the server will give (same check order)."""
-        if one == two:
-            return "self_trade"
-        if not lines_1 and not lines_2 and gold_1 == 0 and gold_2 == 0:
-            return "empty_trade"
+        """'accepted' or the rejection reason the server will give: the domain's own rules
+        (`trading.broken_rule`), over this model of the two players."""
         h1, h2 = self.holdings[one], self.holdings[two]
-        for holding, lines, gold in ((h1, lines_1, gold_1), (h2, lines_2, gold_2)):
-            for item_id, _ in lines:
-                if item_id not in self.values:
-                    return "unknown_item"
-            for item_id, qty in lines:
-                if holding.items.get(item_id, 0) < qty:
-                    return "insufficient_items"
-            if holding.gold < gold:
-                return "insufficient_gold"
-        moved_1 = sum(q for _, q in lines_1)
-        moved_2 = sum(q for _, q in lines_2)
-        for holding, gain in ((h1, moved_2 - moved_1), (h2, moved_1 - moved_2)):
-            if gain > 0 and holding.held + gain > holding.capacity:
-                return "capacity_exceeded"
-        return ACCEPTED
+        broken = broken_rule(self.values, (one, two), lines_1, gold_1, lines_2, gold_2, h1, h2)
+        return ACCEPTED if broken is None else broken[0].value
 
     def apply(self, one: int, two: int, lines_1: ItemLines, gold_1: int,
               lines_2: ItemLines, gold_2: int) -> None:  # fmt: skip
+        # The planner moves only what its model holds; a Checker applies what the store
+        # accepted, which its model may lack (someone else gave it): a count then goes below
+        # zero until the answer mends the model to what the store holds.
         h1, h2 = self.holdings[one], self.holdings[two]
-        _move(h1, h2, lines_1, gold_1)
-        _move(h2, h1, lines_2, gold_2)
+        exchange(h1.items, lines_1, lines_2)
+        exchange(h2.items, lines_2, lines_1)
+        moved = sum(q for _, q in lines_2) - sum(q for _, q in lines_1)
+        h1.held += moved
+        h2.held -= moved
+        h1.gold += gold_2 - gold_1
+        h2.gold += gold_1 - gold_2
 
     def correct(self, slot: int, expected: tuple[int, Mapping[int, int]],
                 actual: tuple[int, Mapping[int, int]]) -> None:  # fmt: skip
@@ -123,20 +118,3 @@ class Ledger:
                 if exact < 0:
                     overdrawn[item_id] = -exact
         holding.held = sum(holding.items.values())
-
-
-def _move(giver: Holding, taker: Holding, lines: ItemLines, gold: int) -> None:
-    # The planner moves only what its model holds; a Checker applies what the store
-    # accepted, which its model may lack (someone else gave it): the count then goes below
-    # zero until the answer mends the model to what the store holds.
-    giver.gold -= gold
-    taker.gold += gold
-    for item_id, qty in lines:
-        left = giver.items.get(item_id, 0) - qty
-        if left:
-            giver.items[item_id] = left
-        else:
-            del giver.items[item_id]
-        taker.items[item_id] = taker.items.get(item_id, 0) + qty
-        giver.held -= qty
-        taker.held += qty
