@@ -1,14 +1,12 @@
 from __future__ import annotations
 
-import json
 import random
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from bazaar.api.schemas import player_view
-from bazaar.domain.catalog import Catalog, load_catalog
+from bazaar.domain.catalog import Catalog, catalog_from_document
 from bazaar.domain.clock import next_instant, parse_instant
 from bazaar.domain.errors import CatalogError, InvalidRequest
 from bazaar.domain.model import PlayerState, check_username
@@ -26,20 +24,10 @@ def test_class_draw_follows_weights(catalog: Catalog) -> None:
     assert 3500 < drawn["farmer"] < 4500 and 700 < drawn["warrior"] < 1300
 
 
-def test_catalog_file_by_path(tmp_path: Path, catalog: Catalog) -> None:
-    doc = catalog.to_document()
-    doc["items"][0]["value"] = 77
-    path = tmp_path / "c.json"
-    path.write_text(json.dumps(doc))
-    assert load_catalog(path).items[1].value == 77
-
-
-def test_player_view_names_and_values_each_held_item(tmp_path: Path, catalog: Catalog) -> None:
+def test_player_view_names_and_values_each_held_item(catalog: Catalog) -> None:
     doc = catalog.to_document()
     doc["items"][0]["name"] = "Renamed Sword"
-    path = tmp_path / "c.json"
-    path.write_text(json.dumps(doc))
-    renamed = load_catalog(path)
+    renamed = catalog_from_document(doc)
     first = doc["items"][0]
     state = PlayerState(1, "ann", "farmer", 5, {404: 2, first["item_id"]: 3}, 50, 1, "t")
     assert player_view(renamed, state)["items"] == [
@@ -64,20 +52,11 @@ def test_player_view_names_and_values_each_held_item(tmp_path: Path, catalog: Ca
         lambda d: d["classes"][0].update(capacity=10),
     ],
 )
-def test_bad_catalogs_are_refused_with_a_reason(
-    tmp_path: Path, catalog: Catalog, mutate: object
-) -> None:
+def test_bad_catalogs_are_refused_with_a_reason(catalog: Catalog, mutate: object) -> None:
     doc = catalog.to_document()
     mutate(doc)  # type: ignore[operator]
-    path = tmp_path / "c.json"
-    path.write_text(json.dumps(doc))
     with pytest.raises(CatalogError):
-        load_catalog(path)
-
-
-def test_missing_catalog_file_is_a_catalog_error(tmp_path: Path) -> None:
-    with pytest.raises(CatalogError, match="cannot read"):
-        load_catalog(tmp_path / "none.json")
+        catalog_from_document(doc)
 
 
 @pytest.mark.parametrize("name", ["Ann", "dark knight", "Ærwyn_2", "a.b-c"])
