@@ -1,72 +1,41 @@
-"""The OpenAPI 3.1 description served at /openapi.json, built from the request models."""
+"""The OpenAPI 3.1 description served at /openapi.json, generated from the request models
+(api/schemas.py) and the answer models (api/answer_schemas.py).
+
+What is written here is what pydantic cannot know: the paths, their parameters, which
+model answers which status, and the errors an operation can meet. Every operation also
+lists the answers of the layers before it: the HTTP protocol's limits to all, auth's to
+those that take a credential, the body rules' to those with a body.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from pydantic.json_schema import models_json_schema
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from bazaar import __version__
+from bazaar.api.answer_schemas import (
+    ANSWERS,
+    Error,
+    HistoryPage,
+    Offer,
+    OfferActed,
+    OfferList,
+    Player,
+    PlayerToken,
+    TradeRecord,
+    TradeResult,
+)
 from bazaar.api.schemas import MAX_ID, OfferIn, PlayerIn, TradeIn
 
-_ERROR = {
-    "type": "object",
-    "required": ["reason", "detail"],
-    "properties": {
-        "reason": {"type": "string", "description": "machine-readable cause"},
-        "detail": {"type": "string"},
-        "field": {"type": "string", "description": "the offending field, when there is one"},
-        "errors": {"type": "array", "items": {"type": "object"}},
-    },
-}
-_ITEM = {
-    "type": "object",
-    "properties": {
-        "item_id": {"type": "integer"},
-        "name": {"type": "string"},
-        "value": {"type": "integer"},
-        "quantity": {"type": "integer"},
-    },
-}
-_PLAYER = {
-    "type": "object",
-    "properties": {
-        "player_id": {"type": "integer"},
-        "username": {"type": "string"},
-        "player_class": {"type": "string"},
-        "gold": {"type": "integer"},
-        "capacity": {"type": "integer"},
-        "version": {"type": "integer"},
-        "created_at": {"type": "string", "format": "date-time"},
-        "items": {"type": "array", "items": {"$ref": "#/components/schemas/HeldItem"}},
-    },
-}
-_TRADE_RESULT = {
-    "type": "object",
-    "properties": {
-        "trade_id": {"type": "integer"},
-        "status": {"enum": ["accepted", "rejected"]},
-        "executed_at": {"type": "string", "format": "date-time"},
-        "player_1": {"$ref": "#/components/schemas/Player"},
-        "player_2": {"$ref": "#/components/schemas/Player"},
-        "reason": {
-            "enum": [
-                "unknown_item",
-                "insufficient_items",
-                "insufficient_gold",
-                "capacity_exceeded",
-                "self_trade",
-                "empty_trade",
-            ]
-        },
-        "detail": {"type": "string"},
-    },
-}
+REQUESTS: tuple[type[BaseModel], ...] = (PlayerIn, TradeIn, OfferIn)
 
 
-def _json(ref: str) -> dict[str, Any]:
-    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}
+def _json(model: type[BaseModel]) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}
 
 
 _ERROR_TEXT = {
@@ -92,7 +61,7 @@ _AUTHENTICATED = (401, 429)
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    return {str(c): {"description": _ERROR_TEXT[c], "content": _json("Error")} for c in codes}
+    return {str(c): {"description": _ERROR_TEXT[c], "content": _json(Error)} for c in codes}
 
 
 _IDEMPOTENCY = {
@@ -128,115 +97,135 @@ def _query(name: str, schema: dict[str, Any], required: bool = False) -> dict[st
 _LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": 500})
 
 
-def _offer_paths() -> dict[str, Any]:
-    offer_id = _id_param("offer_id")
-    act: dict[str, Any] = {
-        "parameters": [offer_id],
-        "security": _BEARER,
-        "responses": {"200": {"description": "the offer after the change"}},
-    }
+def _operation(
+    summary: str,
+    answers: Mapping[int, tuple[str, type[BaseModel] | None]],
+    *,
+    errors: Sequence[int] = (),
+    params: Sequence[dict[str, Any]] = (),
+    body: type[BaseModel] | None = None,
+    body_required: bool = True,
+    secured: bool = True,
+    description: str | None = None,
+) -> dict[str, Any]:
+    """One operation: its own answers (description, model), the errors it can meet, and
+    those of the layers before it."""
+    codes = [*errors, *_EVERY_OPERATION]
+    operation: dict[str, Any] = {"summary": summary}
+    if description:
+        operation["description"] = description
+    if params:
+        operation["parameters"] = list(params)
+    if secured:
+        operation["security"] = _BEARER
+        codes += _AUTHENTICATED
+    if body is not None:
+        operation["requestBody"] = {"content": _json(body)}
+        if body_required:
+            operation["requestBody"]["required"] = True
+        codes += (413, 415, 422)
+    responses: dict[str, Any] = {}
+    for status, (text, model) in answers.items():
+        responses[str(status)] = {"description": text}
+        if model is not None:
+            responses[str(status)]["content"] = _json(model)
+    for code, answer in _errors(*codes).items():
+        responses.setdefault(code, answer)
+    operation["responses"] = dict(sorted(responses.items()))
+    return operation
+
+
+def _paths() -> dict[str, Any]:
+    player_id, trade_id, offer_id = map(_id_param, ("player_id", "trade_id", "offer_id"))
     paths: dict[str, Any] = {
+        "/players": {"post": _operation(
+            "Create a player (class drawn by weight when absent or random)",
+            {201: ("created", Player)}, errors=(403, 422), params=[_IDEMPOTENCY],
+            body=PlayerIn, body_required=False,
+        )},
+        "/players/{player_id}": {"get": _operation(
+            "A player's current state", {200: ("the player", Player)},
+            errors=(403, 404), params=[player_id],
+        )},
+        "/trades": {"post": _operation(
+            "Execute a two-sided trade atomically",
+            {200: ("accepted", TradeResult),
+             409: ("rejected by a game rule (recorded)", TradeResult)},
+            errors=(403, 404, 422), params=[_IDEMPOTENCY], body=TradeIn,
+        )},
+        "/trades/{trade_id}": {"get": _operation(
+            "A recorded trade, accepted or rejected", {200: ("the trade", TradeRecord)},
+            errors=(403, 404, 410), params=[trade_id],
+            description="Trades older than the server's --trade-retention come from the"
+            " lake when the server has one (marked source: lake), else 410.",
+        )},
+        "/catalog": {"get": _operation(
+            "Items and player classes", {200: ("the catalog", None)}, secured=False
+        )},
+        "/health": {"get": _operation(
+            "Liveness and store reachability", {200: ("ok", None)}, secured=False
+        )},
         "/offers": {
-            "post": {
-                "summary": "Offer a trade to another player (player token: from its player)",
-                "security": _BEARER,
-                "requestBody": {"required": True, "content": _json("OfferIn")},
-                "responses": {
-                    "201": {"description": "the open offer"},
-                    **_errors(403, 404, 422),
-                },
-            },
-            "get": {
-                "summary": "Offers made by or to a player, newest first",
-                "parameters": [
-                    _query("player_id", _ID, required=True),
-                    _query("status", {"enum": _STATUSES}),
-                    _LIMIT,
-                ],
-                "security": _BEARER,
-                "responses": {"200": {"description": "offers"}, **_errors(403, 404, 422)},
-            },
+            "post": _operation(
+                "Offer a trade to another player (player token: from its player)",
+                {201: ("the open offer", Offer)}, errors=(403, 404, 422), body=OfferIn,
+            ),
+            "get": _operation(
+                "Offers made by or to a player, newest first", {200: ("offers", OfferList)},
+                errors=(403, 404, 422),
+                params=[_query("player_id", _ID, required=True),
+                        _query("status", {"enum": _STATUSES}), _LIMIT],
+            ),
         },
-        "/offers/{offer_id}": {
-            "get": {
-                "summary": "One offer (an open offer past its expiry reads as expired)",
-                "parameters": [offer_id],
-                "security": _BEARER,
-                "responses": {"200": {"description": "the offer"}, **_errors(403, 404)},
-            }
-        },
+        "/offers/{offer_id}": {"get": _operation(
+            "One offer (an open offer past its expiry reads as expired)",
+            {200: ("the offer", Offer)}, errors=(403, 404), params=[offer_id],
+        )},
         "/players/{player_id}/tokens": {
-            "post": {
-                "summary": "Issue a player token (server key only; shown once)",
-                "parameters": [_id_param("player_id")],
-                "security": _BEARER,
-                "responses": {
-                    "201": {"description": "player_id and token"},
-                    **_errors(403, 404, 422),
-                },
-            },
-            "delete": {
-                "summary": "Revoke every token of the player (server key, or its own token)",
-                "parameters": [_id_param("player_id")],
-                "security": _BEARER,
-                "responses": {
-                    "204": {"description": "revoked: each of its tokens now answers 401"},
-                    **_errors(403, 404),
-                },
-            },
+            "post": _operation(
+                "Issue a player token (server key only; shown once)",
+                {201: ("player_id and token", PlayerToken)}, errors=(403, 404, 422),
+                params=[player_id],
+            ),
+            "delete": _operation(
+                "Revoke every token of the player (server key, or its own token)",
+                {204: ("revoked: each of its tokens now answers 401", None)},
+                errors=(403, 404), params=[player_id],
+            ),
         },
-        "/players/{player_id}/history": {
-            "get": {
-                "summary": "The player's trades and offers, newest first, by cursor pages",
-                "parameters": [
-                    _id_param("player_id"),
-                    _LIMIT,
-                    _query("cursor", {"type": "string", "description": "a page's next_cursor"}),
-                ],
-                "security": _BEARER,
-                "responses": {"200": {"description": "a page"}, **_errors(403, 404, 422)},
-            }
-        },
-    }
+        "/players/{player_id}/history": {"get": _operation(
+            "The player's trades and offers, newest first, by cursor pages",
+            {200: ("a page", HistoryPage)}, errors=(403, 404, 422),
+            params=[player_id, _LIMIT,
+                    _query("cursor", {"type": "string", "description": "a page's next_cursor"})],
+        )},
+    }  # fmt: skip
     for verb, who in (("accept", "addressee"), ("decline", "addressee"), ("cancel", "creator")):
-        paths[f"/offers/{{offer_id}}/{verb}"] = {
-            "post": {
-                **act,
-                "summary": f"{verb.capitalize()} an open offer (its {who}, or a server key)",
-                "responses": {
-                    **act["responses"],
-                    **_errors(403, 404, 409),
-                },
-            }
-        }
+        paths[f"/offers/{{offer_id}}/{verb}"] = {"post": _operation(
+            f"{verb.capitalize()} an open offer (its {who}, or a server key)",
+            {200: ("the offer after the change", OfferActed)},
+            errors=(403, 404, 409), params=[offer_id],
+        )}  # fmt: skip
     return paths
 
 
-def _complete(paths: dict[str, Any]) -> dict[str, Any]:
-    """Add the answers every operation of a kind can give: the HTTP layer's to all, auth's
-    to those with a credential, the body rules' to those with a body."""
-    for operations in paths.values():
-        for operation in operations.values():
-            codes = list(_EVERY_OPERATION)
-            if "security" in operation:
-                codes += _AUTHENTICATED
-            if "requestBody" in operation:
-                codes += (413, 415, 422)
-            responses = operation["responses"]
-            for code, answer in _errors(*codes).items():
-                responses.setdefault(code, answer)
-            operation["responses"] = dict(sorted(responses.items()))
-    return paths
+_SECURITY = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A server API key, or a player token (acts for its player only)."
+        " Required on writes when the server has keys configured.",
+    }
+}
 
 
 @cache
 def openapi_document() -> dict[str, Any]:
-    _, defs = models_json_schema(
-        [(PlayerIn, "validation"), (TradeIn, "validation"), (OfferIn, "validation")],
-        ref_template="#/components/schemas/{model}",
-    )
-    schemas: dict[str, Any] = dict(defs.get("$defs", {}))
-    schemas.update(Error=_ERROR, HeldItem=_ITEM, Player=_PLAYER, TradeResult=_TRADE_RESULT)
+    models: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+        *((m, "validation") for m in REQUESTS),
+        *((m, "serialization") for m in ANSWERS),
+    ]
+    _, defs = models_json_schema(models, ref_template="#/components/schemas/{model}")
     return {
         "openapi": "3.1.0",
         "info": {
@@ -244,85 +233,6 @@ def openapi_document() -> dict[str, Any]:
             "version": __version__,
             "description": "Trade engine for an online fantasy game. Every change is an event.",
         },
-        "paths": _complete(
-            {
-                "/players": {
-                    "post": {
-                        "summary": "Create a player (class drawn by weight when absent or random)",
-                        "parameters": [_IDEMPOTENCY],
-                        "security": _BEARER,
-                        "requestBody": {"content": _json("PlayerIn")},
-                        "responses": {
-                            "201": {"description": "created", "content": _json("Player")},
-                            **_errors(403, 422),
-                        },
-                    }
-                },
-                "/players/{player_id}": {
-                    "get": {
-                        "summary": "A player's current state",
-                        "parameters": [_id_param("player_id")],
-                        "security": _BEARER,
-                        "responses": {
-                            "200": {"description": "the player", "content": _json("Player")},
-                            **_errors(403, 404),
-                        },
-                    }
-                },
-                "/trades": {
-                    "post": {
-                        "summary": "Execute a two-sided trade atomically",
-                        "parameters": [_IDEMPOTENCY],
-                        "security": _BEARER,
-                        "requestBody": {"required": True, "content": _json("TradeIn")},
-                        "responses": {
-                            "200": {"description": "accepted", "content": _json("TradeResult")},
-                            "409": {
-                                "description": "rejected by a game rule (recorded)",
-                                "content": _json("TradeResult"),
-                            },
-                            **_errors(403, 404, 422),
-                        },
-                    }
-                },
-                "/trades/{trade_id}": {
-                    "get": {
-                        "summary": "A recorded trade, accepted or rejected",
-                        "description": "Trades older than the server's --trade-retention come"
-                        " from the lake when the server has one (marked source: lake),"
-                        " else 410.",
-                        "parameters": [_id_param("trade_id")],
-                        "security": _BEARER,
-                        "responses": {
-                            "200": {"description": "the trade"},
-                            **_errors(403, 404, 410),
-                        },
-                    }
-                },
-                "/catalog": {
-                    "get": {
-                        "summary": "Items and player classes",
-                        "responses": {"200": {"description": "the catalog"}},
-                    }
-                },
-                "/health": {
-                    "get": {
-                        "summary": "Liveness and store reachability",
-                        "responses": {"200": {"description": "ok"}},
-                    }
-                },
-                **_offer_paths(),
-            }
-        ),
-        "components": {
-            "schemas": schemas,
-            "securitySchemes": {
-                "bearer": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "A server API key, or a player token (acts for its player"
-                    " only). Required on writes when the server has keys configured.",
-                }
-            },
-        },
+        "paths": _paths(),
+        "components": {"schemas": defs.get("$defs", {}), "securitySchemes": _SECURITY},
     }
