@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import write_deltalake
 
-from bazaar.analytics.asking import AskOptions
+from bazaar.analytics.asking import AskOptions, parse_at
 from bazaar.analytics.engines import Engine, open_engine
 from bazaar.analytics.exploits import DETECTORS
 from bazaar.analytics.questions import QUESTIONS
@@ -374,8 +374,6 @@ def main() -> None:
         began = time.perf_counter()
         counts = generate(lake, args.trades)
         print(f"generated {counts} in {time.perf_counter() - began:.1f} s at {lake}")
-    from bazaar.analytics.asking import parse_at
-
     options = AskOptions(at=parse_at(args.at) if args.at else None)
     results: dict[str, dict[str, list[float]]] = {}
     for name in args.engines.split(","):
