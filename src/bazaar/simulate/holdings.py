@@ -87,7 +87,11 @@ class Ledger:
         h1, h2 = self.holdings[one], self.holdings[two]
         exchange(h1.items, lines_1, lines_2)
         exchange(h2.items, lines_2, lines_1)
-        moved = sum(q for _, q in lines_2) - sum(q for _, q in lines_1)
+        moved = 0  # items player_1 gains, player_2 loses
+        for _, quantity in lines_2:
+            moved += quantity
+        for _, quantity in lines_1:
+            moved -= quantity
         h1.held += moved
         h2.held -= moved
         h1.gold += gold_2 - gold_1
