@@ -12,6 +12,13 @@ import orjson
 from bazaar.domain import offers
 from bazaar.domain.catalog import Catalog
 from bazaar.domain.events import Event, player_created, trade_event
+from bazaar.domain.grants import (
+    Adjusted,
+    Adjustment,
+    AdjustmentKind,
+    adjustment_event,
+    apply_adjustment,
+)
 from bazaar.domain.model import ItemLine, PlayerState, TradeRequest, TradeSide, starting_state
 from bazaar.domain.offers import SERVER, Actor, OfferAction, offer_event
 from bazaar.domain.trading import Accepted, Rejected, execute_trade
@@ -75,6 +82,7 @@ def offer_events(catalog: Catalog) -> dict[str, Event]:
         "offer_cancelled": offers.resolved(open_fair, OfferAction.CANCEL, SERVER, RESOLVED),
         "offer_expired": offers.expired(open_fair, RESOLVED),
         "offer_failed": offers.settled(open_greedy, Actor(ADDRESSEE), failed, RESOLVED),
+        "offer_countered": offers.countered(open_fair, Actor(ADDRESSEE), RESOLVED, 9),
     }
     return {
         kind: offer_event(catalog, offer, event_id=str(uuid.uuid4()))
@@ -82,9 +90,34 @@ def offer_events(catalog: Catalog) -> dict[str, Event]:
     }
 
 
+def counter_offer_event(catalog: Catalog) -> Event:
+    """The offer_created of a counter-offer: the hunter answers offer 7 with offer 9."""
+    request = TradeRequest(TradeSide(ADDRESSEE, gold=30), TradeSide(CREATOR, (ItemLine(1, 2),)))
+    counter = offers.open_offer(9, request, RESOLVED, 600, counter_of=7)
+    return offer_event(catalog, counter, event_id=str(uuid.uuid4()))
+
+
+def adjustment_events(catalog: Catalog) -> dict[str, Event]:
+    """goods_granted (a quest reward to the farmer) and goods_consumed (a repair)."""
+    farmer, _ = _farmer_and_hunter(catalog)
+    food = min(farmer.items)
+    grant = Adjustment(AdjustmentKind.GRANT, CREATOR, (ItemLine(food, 2),), 25, "quest_reward")
+    repair = Adjustment(AdjustmentKind.CONSUMPTION, CREATOR, (), 10, "repair")
+    granted = apply_adjustment(grant, farmer)
+    repaired = apply_adjustment(repair, granted)
+    return {
+        "goods_granted": adjustment_event(
+            catalog, Adjusted(1, RESOLVED, grant, granted), event_id=str(uuid.uuid4())
+        ),
+        "goods_consumed": adjustment_event(
+            catalog, Adjusted(2, RESOLVED, repair, repaired), event_id=str(uuid.uuid4())
+        ),
+    }
+
+
 def domain_events(catalog: Catalog) -> dict[str, Event]:
     """One real event of every type, keyed by its type."""
-    return {**trade_events(catalog), **offer_events(catalog)}
+    return {**trade_events(catalog), **offer_events(catalog), **adjustment_events(catalog)}
 
 
 def with_changes(doc: dict[str, Any], **changes: Any) -> dict[str, Any]:

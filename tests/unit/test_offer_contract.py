@@ -11,7 +11,7 @@ from bazaar.codec import MalformedEvent, decode_document, encode_event
 from bazaar.domain import events as domain_events
 from bazaar.domain.catalog import Catalog
 from bazaar.stream.contract import check_event, contract_violations, event_schema
-from tests.support.documents import ADDRESSEE, offer_events, with_changes
+from tests.support.documents import ADDRESSEE, counter_offer_event, offer_events, with_changes
 
 
 def _doc(catalog: Catalog, event_type: str) -> dict[str, Any]:
@@ -77,3 +77,24 @@ def test_missing_offer_fields_are_violations(catalog: Catalog, event_type: str, 
     doc = _doc(catalog, event_type)
     del doc["payload"][field]
     assert any(field in problem for problem in contract_violations(doc))
+
+
+def test_escrow_is_in_the_offer_events(catalog: Catalog) -> None:
+    built = offer_events(catalog)
+    gives = built["offer_created"].payload["player_1"]
+    held = built["offer_created"].payload["held"]
+    assert held["gold"] == gives["gold"]
+    assert held["items"] == [
+        {"item_id": i["item_id"], "quantity": i["quantity"]} for i in gives["items"]
+    ]
+    for ending in ("offer_declined", "offer_cancelled", "offer_expired", "offer_countered"):
+        assert built[ending].payload["released"] == held, ending
+    assert "released" not in built["offer_accepted"].payload, "accepted goods moved"
+    assert built["offer_countered"].payload["countered_by"] == 9
+
+
+def test_a_counter_offer_names_the_offer_it_answers(catalog: Catalog) -> None:
+    doc = decode_document(encode_event(counter_offer_event(catalog)))
+    assert doc["payload"]["counter_of"] == 7
+    assert contract_violations(doc) == []
+    assert contract_violations(with_changes(doc, payload__counter_of=0))

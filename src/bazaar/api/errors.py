@@ -21,6 +21,7 @@ from bazaar.domain.errors import (
     Archived,
     BazaarError,
     Forbidden,
+    GoodsUnavailable,
     InvalidRequest,
     NotFound,
     OfferNotOpen,
@@ -85,6 +86,7 @@ HTTP_ANSWERS: Mapping[type[BazaarError], HttpAnswer] = MappingProxyType(
         Unauthenticated: HttpAnswer(401, _challenge),
         Forbidden: HttpAnswer(403),
         OfferNotOpen: HttpAnswer(409),
+        GoodsUnavailable: HttpAnswer(409),
         RateLimited: HttpAnswer(429, _retry_after),
         StoreUnavailable: HttpAnswer(503, _retry_after),
     }

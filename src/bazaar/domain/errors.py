@@ -16,6 +16,8 @@
      ├── Unauthenticated           no or invalid credential on a write -> 401
      ├── Forbidden                 valid credential, not its to act on -> 403
      ├── OfferNotOpen              offer already accepted, declined, …  -> 409
+     ├── GoodsUnavailable          a hold, grant or consumption breaks a
+     │                             holdings or capacity rule            -> 409
      ├── RateLimited               a credential's request budget spent -> 429
      ├── StoreUnavailable          the backing store cannot be reached -> 503
      ├── CatalogError              a catalog file that cannot be used
@@ -172,6 +174,19 @@ class OfferNotOpen(BazaarError):
         super().__init__(f"offer {offer_id} is {status}, not open")
         self.offer_id = offer_id
         self.status = status
+
+
+class GoodsUnavailable(BazaarError):
+    """An offer's escrow, a grant or a consumption that a game rule refuses: the goods are
+    not there (or held by open offers), or they would not fit. Nothing was written. The
+    reason is the trade rule's own: insufficient_items, insufficient_gold,
+    capacity_exceeded."""
+
+    reason = "goods_unavailable"
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
 
 
 class RateLimited(BazaarError):

@@ -7,14 +7,14 @@ Field by field documentation: docs/EVENTS.md.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import repeat
 from operator import mul
 from typing import Any
 
 from bazaar.domain.catalog import Catalog
-from bazaar.domain.model import PlayerState, TradeSide
+from bazaar.domain.model import ItemLine, PlayerState, TradeSide
 from bazaar.domain.trading import Accepted, Rejected
 
 SCHEMA_VERSION = 1
@@ -30,6 +30,7 @@ OFFER_DECLINED = "offer_declined"
 OFFER_CANCELLED = "offer_cancelled"
 OFFER_EXPIRED = "offer_expired"
 OFFER_FAILED = "offer_failed"
+OFFER_COUNTERED = "offer_countered"
 OFFER_EVENT_TYPES = (
     OFFER_CREATED,
     OFFER_ACCEPTED,
@@ -37,8 +38,20 @@ OFFER_EVENT_TYPES = (
     OFFER_CANCELLED,
     OFFER_EXPIRED,
     OFFER_FAILED,
+    OFFER_COUNTERED,
 )
-EVENT_TYPES = (PLAYER_CREATED, TRADE_ACCEPTED, TRADE_REJECTED, *OFFER_EVENT_TYPES)
+# Faucets and sinks (domain/grants.py builds them): the server adds to or takes from one
+# player's goods, outside any trade.
+GOODS_GRANTED = "goods_granted"
+GOODS_CONSUMED = "goods_consumed"
+ADJUSTMENT_EVENT_TYPES = (GOODS_GRANTED, GOODS_CONSUMED)
+EVENT_TYPES = (
+    PLAYER_CREATED,
+    TRADE_ACCEPTED,
+    TRADE_REJECTED,
+    *OFFER_EVENT_TYPES,
+    *ADJUSTMENT_EVENT_TYPES,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,10 +158,34 @@ def _accepted(catalog: Catalog, outcome: Accepted) -> dict[str, Any]:
     so the lake can rebuild any player's inventory at any instant from events alone."""
     one, two = outcome.request.player_1, outcome.request.player_2
     touched = _touched(one, two)
+    side_1 = _side_after(catalog, one, outcome.player_1, touched)
+    side_2 = _side_after(catalog, two, outcome.player_2, touched)
+    if outcome.fee_1:  # only under serve --trade-fee-bps: the bytes of fee-less trades stay
+        side_1["fee"] = outcome.fee_1
+    if outcome.fee_2:
+        side_2["fee"] = outcome.fee_2
+    return {"trade_id": outcome.trade_id, "player_1": side_1, "player_2": side_2}
+
+
+def side_after_fields(
+    catalog: Catalog, gold: int, items: Iterable[ItemLine], state: PlayerState, touched: list[int]
+) -> dict[str, Any]:
+    """What one player gave or got and its state after, in a trade side's key order: a
+    grant's and a consumption's payload share it, so consumers read them alike."""
+    values = catalog.values
+    held = state.items
     return {
-        "trade_id": outcome.trade_id,
-        "player_1": _side_after(catalog, one, outcome.player_1, touched),
-        "player_2": _side_after(catalog, two, outcome.player_2, touched),
+        "gold": gold,
+        "items": [
+            {"item_id": line.item_id, "quantity": line.quantity, "value": values.get(line.item_id)}
+            for line in items
+        ],
+        "gold_after": state.gold,
+        "version": state.version,
+        "items_after": [{"item_id": i, "quantity": held.get(i, 0)} for i in sorted(touched)],
+        "distinct_items": len(held),
+        "items_value": _value(catalog, held),
+        "items_held": sum(held.values()),
     }
 
 

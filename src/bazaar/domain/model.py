@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from bazaar.domain.catalog import Catalog, PlayerClass
@@ -14,6 +15,7 @@ USERNAME_MAX = 32
 # Letters (any script), digits, '_', '-', '.', and inner spaces: no control or format
 # characters, so a username is always safe to print in a terminal, a log line or HTML.
 _USERNAME = re.compile(r"[^\W_]|[_\-. ]")
+_NOTHING: Mapping[int, int] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +28,28 @@ class PlayerState:
     capacity: int
     version: int
     created_at: str
+    # Escrow: what open offers of this player hold. Held goods stay in `gold` / `items`
+    # (they are the player's, and count against capacity) but no trade, offer or
+    # consumption may use them. Not part of `to_document`: a trade's recorded states keep
+    # their shape; GET /players shows them beside the totals.
+    held_gold: int = 0
+    held_items: Mapping[int, int] = field(default_factory=lambda: _NOTHING)
 
     @property
     def held(self) -> int:
+        """Items held in total (against capacity); escrow is `held_items`."""
         return sum(self.items.values())
+
+    def free_items(self, item_id: int) -> int:
+        """Units of `item_id` no open offer holds."""
+        return self.items.get(item_id, 0) - self.held_items.get(item_id, 0)
+
+    @property
+    def free_gold(self) -> int:
+        return self.gold - self.held_gold
+
+    def escrow_document(self) -> dict[str, Any]:
+        return goods_document(self.held_gold, self.held_items)
 
     def to_document(self) -> dict[str, Any]:
         return {
@@ -57,6 +77,12 @@ class PlayerState:
         )
 
 
+def goods_document(gold: int, items: Mapping[int, int]) -> dict[str, Any]:
+    """`{"gold", "items": [{"item_id", "quantity"}]}` in item order: escrow and its events."""
+    lines = [{"item_id": i, "quantity": q} for i, q in sorted(items.items()) if q]
+    return {"gold": gold, "items": lines}
+
+
 @dataclass(frozen=True, slots=True)
 class ItemLine:
     item_id: int
@@ -77,6 +103,13 @@ class TradeSide:
     def lines(self) -> tuple[tuple[int, int], ...]:
         """The item lines as (item_id, quantity) pairs, the form the trade rules read."""
         return tuple([(line.item_id, line.quantity) for line in self.items]) if self.items else ()
+
+    def goods(self) -> dict[str, Any]:
+        """What this side gives as a goods document (the escrow an offer's creator holds)."""
+        merged: dict[int, int] = {}
+        for line in self.items:
+            merged[line.item_id] = merged.get(line.item_id, 0) + line.quantity
+        return goods_document(self.gold, merged)
 
     def to_document(self) -> dict[str, Any]:
         return {

@@ -1,15 +1,19 @@
-"""Trade offers: one player proposes a trade, the other accepts, declines or lets it expire.
+"""Trade offers: one player proposes a trade, the other accepts, declines, counters or lets
+it expire.
 
 An offer is a `TradeRequest` waiting for its second signature: `player_1` is the creator
-(what they give), `player_2` the addressee (what they give in return). Nothing is locked
-while an offer is open; accepting runs `trading.execute_trade` against both players'
-states at that moment, so an offer whose items are gone fails with the trade's reason.
+(what they give), `player_2` the addressee (what they give in return). Creating an offer
+holds the creator's gives in escrow (`PlayerState.held_*`) in the same atomic step, so
+they cannot be traded, offered again or consumed meanwhile; accepting runs
+`trading.execute_trade` against both players' states at that moment (the creator's side
+from escrow, the addressee's side checked then), and every other ending releases the hold.
 
-    open ──accept──► accepted   (the trade executed)
-      │  └─accept──► failed     (the trade broke a rule; nothing moved)
-      ├──decline───► declined   (addressee)
-      ├──cancel────► cancelled  (creator)
-      └──(expiry)──► expired    (any touch after expires_at)
+    open ──accept──► accepted   (the trade executed; the held goods moved)
+      │  └─accept──► failed     (the addressee's side broke a rule; released)
+      ├──decline───► declined   (addressee; released)
+      ├──counter───► countered  (addressee made a new offer back; released)
+      ├──cancel────► cancelled  (creator; released)
+      └──(expiry)──► expired    (the sweeper at expires_at, or a touch after; released)
 
 Every arrow is exactly one offer event; accepted and failed also carry the trade's own
 `trade_accepted` / `trade_rejected` event, written in the same atomic step, so the lake and
@@ -26,16 +30,17 @@ from typing import Any
 
 from bazaar.domain.catalog import Catalog
 from bazaar.domain.clock import format_instant, parse_instant
-from bazaar.domain.errors import Forbidden, InvalidRequest, OfferNotOpen
+from bazaar.domain.errors import Forbidden, GoodsUnavailable, InvalidRequest, OfferNotOpen
 from bazaar.domain.events import OFFER_ACCEPTED as OFFER_ACCEPTED
 from bazaar.domain.events import OFFER_CANCELLED as OFFER_CANCELLED
+from bazaar.domain.events import OFFER_COUNTERED as OFFER_COUNTERED
 from bazaar.domain.events import OFFER_CREATED as OFFER_CREATED
 from bazaar.domain.events import OFFER_DECLINED as OFFER_DECLINED
 from bazaar.domain.events import OFFER_EVENT_TYPES as OFFER_EVENT_TYPES
 from bazaar.domain.events import OFFER_EXPIRED as OFFER_EXPIRED
 from bazaar.domain.events import OFFER_FAILED as OFFER_FAILED
 from bazaar.domain.events import Event
-from bazaar.domain.model import TradeRequest, TradeSide
+from bazaar.domain.model import PlayerState, TradeRequest, TradeSide, goods_document
 from bazaar.domain.trading import Accepted, TradeOutcome, normalise
 
 DEFAULT_OFFER_TTL_SECONDS = 600
@@ -51,12 +56,14 @@ class OfferStatus(StrEnum):
     CANCELLED = "cancelled"
     EXPIRED = "expired"
     FAILED = "failed"
+    COUNTERED = "countered"
 
 
 class OfferAction(StrEnum):
     ACCEPT = "accept"
     DECLINE = "decline"
     CANCEL = "cancel"
+    COUNTER = "counter"
 
 
 _EVENT_FOR = {
@@ -66,6 +73,7 @@ _EVENT_FOR = {
     OfferStatus.CANCELLED: OFFER_CANCELLED,
     OfferStatus.EXPIRED: OFFER_EXPIRED,
     OfferStatus.FAILED: OFFER_FAILED,
+    OfferStatus.COUNTERED: OFFER_COUNTERED,
 }
 
 
@@ -96,6 +104,11 @@ class Offer:
     trade_id: int | None = None  # accepted or failed
     reason: str | None = None  # failed: the trade's rejection reason
     detail: str | None = None
+    # True when creating it put the creator's gives in escrow (every offer since escrow;
+    # an offer stored before it holds nothing, and its ending releases nothing).
+    held: bool = False
+    counter_of: int | None = None  # the offer this one answers
+    countered_by: int | None = None  # the offer that answered this one
 
     @property
     def from_player_id(self) -> int:
@@ -128,6 +141,9 @@ class Offer:
             "reason": self.reason,
             "detail": self.detail,
             "request": self.request.to_document(),
+            "held": self.held,
+            "counter_of": self.counter_of,
+            "countered_by": self.countered_by,
         }
 
     @staticmethod
@@ -151,14 +167,22 @@ class Offer:
             trade_id=opt_int("trade_id"),
             reason=opt_str("reason"),
             detail=opt_str("detail"),
+            held=bool(doc.get("held", False)),
+            counter_of=opt_int("counter_of"),
+            countered_by=opt_int("countered_by"),
         )
+
+    @property
+    def holds_goods(self) -> bool:
+        """Open with its creator's gives in escrow: its ending must release or move them."""
+        return self.held and self.status is OfferStatus.OPEN
 
 
 def check_new_offer(catalog: Catalog, request: TradeRequest, ttl_seconds: int) -> TradeRequest:
     """The request normalised, or InvalidRequest for an offer that could never execute.
 
-    Holdings are NOT checked: nothing is locked, and what matters is what both hold when
-    the addressee accepts.
+    Holdings are checked by the store when it places the hold (`check_escrow`), inside
+    its atomic step; the addressee's side is checked when they accept.
     """
     if not 1 <= ttl_seconds <= MAX_OFFER_TTL_SECONDS:
         raise InvalidRequest(
@@ -189,14 +213,53 @@ def expiry_of(created_at: str, ttl_seconds: int) -> str:
     return format_instant(parse_instant(created_at) + timedelta(seconds=ttl_seconds))
 
 
-def open_offer(offer_id: int, request: TradeRequest, created_at: str, ttl_seconds: int) -> Offer:
+def open_offer(
+    offer_id: int,
+    request: TradeRequest,
+    created_at: str,
+    ttl_seconds: int,
+    counter_of: int | None = None,
+) -> Offer:
     return Offer(
         offer_id=offer_id,
         request=request,
         status=OfferStatus.OPEN,
         created_at=created_at,
         expires_at=expiry_of(created_at, ttl_seconds),
+        held=True,
+        counter_of=counter_of,
     )
+
+
+def check_escrow(creator: PlayerState, side: TradeSide) -> None:
+    """GoodsUnavailable unless the creator's free goods (not held by another open offer)
+    cover what `side` gives; the same checks, in the same order, as a trade's."""
+    for line in side.items:
+        free = creator.free_items(line.item_id)
+        if free < line.quantity:
+            raise GoodsUnavailable(
+                "insufficient_items",
+                f"player {creator.player_id} has {free} of item {line.item_id} free"
+                f" (not held by open offers), gives {line.quantity}",
+            )
+    if creator.free_gold < side.gold:
+        raise GoodsUnavailable(
+            "insufficient_gold",
+            f"player {creator.player_id} has {creator.free_gold} gold free"
+            f" (not held by open offers), gives {side.gold}",
+        )
+
+
+def hold(state: PlayerState, side: TradeSide, sign: int = 1) -> PlayerState:
+    """`state` with `side`'s goods put in escrow (sign 1) or released from it (sign -1)."""
+    held = dict(state.held_items)
+    for line in side.items:
+        left = held.get(line.item_id, 0) + sign * line.quantity
+        if left:
+            held[line.item_id] = left
+        else:
+            held.pop(line.item_id, None)
+    return replace(state, held_gold=state.held_gold + sign * side.gold, held_items=held)
 
 
 def check_cursor(cursor: str) -> None:
@@ -214,7 +277,7 @@ def check_actor(offer: Offer, action: OfferAction, actor: Actor) -> None:
     so a stranger learns nothing about an offer's state by poking at it)."""
     if actor.is_server:
         return
-    if action is OfferAction.CANCEL:
+    if action is OfferAction.CANCEL:  # decline, accept and counter: the addressee
         if actor.player_id != offer.from_player_id:
             raise Forbidden(f"only player {offer.from_player_id} may cancel offer {offer.offer_id}")
     elif actor.player_id != offer.to_player_id:
@@ -230,6 +293,24 @@ def expired(offer: Offer, at: str) -> Offer:
     """The transition a touch after expiry records, by no one. `at` is the recording
     step's instant, not `expires_at`: event instants must increase in commit order."""
     return replace(offer, status=OfferStatus.EXPIRED, resolved_at=at, actor_player_id=None)
+
+
+def countered(offer: Offer, actor: Actor, at: str, by: int) -> Offer:
+    """The original after its addressee answered it with offer `by`."""
+    return replace(
+        offer,
+        status=OfferStatus.COUNTERED,
+        resolved_at=at,
+        actor_player_id=actor.player_id,
+        countered_by=by,
+    )
+
+
+def counter_request(offer: Offer, gives: TradeSide, wants: TradeSide) -> TradeRequest:
+    """The counter-offer's request: from the addressee (`gives`) to the creator (`wants`)."""
+    if gives.player_id != offer.to_player_id or wants.player_id != offer.from_player_id:
+        raise InvalidRequest("a counter-offer goes from the addressee back to the creator")
+    return TradeRequest(gives, wants)
 
 
 def resolved(offer: Offer, action: OfferAction, actor: Actor, at: str) -> Offer:
@@ -293,6 +374,15 @@ def offer_event(catalog: Catalog, offer: Offer, *, event_id: str) -> Event:
     if offer.status is OfferStatus.FAILED:
         payload["reason"] = offer.reason
         payload["detail"] = offer.detail
+    escrow = offer.request.player_1.goods() if offer.held else goods_document(0, {})
+    if offer.status is OfferStatus.OPEN:
+        payload["held"] = escrow
+        if offer.counter_of is not None:
+            payload["counter_of"] = offer.counter_of
+    elif offer.status is not OfferStatus.ACCEPTED:  # accepted: the held goods moved
+        payload["released"] = escrow
+    if offer.status is OfferStatus.COUNTERED:
+        payload["countered_by"] = offer.countered_by
     occurred_at = offer.created_at if offer.resolved_at is None else offer.resolved_at
     return Event(
         event_id=event_id,

@@ -36,11 +36,15 @@ class Accepted:
     request: TradeRequest  # with item lines merged
     player_1: PlayerState  # state after the trade
     player_2: PlayerState
+    # The trade fee each side paid on top of the gold it gave (serve --trade-fee-bps):
+    # burned, a sink. Zero unless a fee is charged, and then absent from documents.
+    fee_1: int = 0
+    fee_2: int = 0
 
     status = "accepted"
 
     def to_document(self) -> dict[str, Any]:
-        return {
+        doc = {
             "trade_id": self.trade_id,
             "status": self.status,
             "executed_at": self.executed_at,
@@ -48,6 +52,9 @@ class Accepted:
             "player_1": self.player_1.to_document(),
             "player_2": self.player_2.to_document(),
         }
+        if self.fee_1 or self.fee_2:
+            doc["fees"] = [self.fee_1, self.fee_2]
+        return doc
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,12 +84,15 @@ TradeOutcome = Accepted | Rejected
 def outcome_from_document(doc: Mapping[str, Any]) -> TradeOutcome:
     request = TradeRequest.from_document(doc["request"])
     if doc["status"] == "accepted":
+        fee_1, fee_2 = doc.get("fees", (0, 0))
         return Accepted(
             trade_id=int(doc["trade_id"]),
             executed_at=str(doc["executed_at"]),
             request=request,
             player_1=PlayerState.from_document(doc["player_1"]),
             player_2=PlayerState.from_document(doc["player_2"]),
+            fee_1=int(fee_1),
+            fee_2=int(fee_2),
         )
     return Rejected(
         trade_id=int(doc["trade_id"]),
@@ -115,6 +125,15 @@ def normalise(request: TradeRequest) -> TradeRequest:
 
 
 Lines = Sequence[tuple[int, int]]  # (item_id, quantity) of one side, one line per item
+# What open offers of a player hold (gold, item_id -> quantity): not free to any trade but
+# the accept of the offer holding it (`escrowed`). The simulator's model holds nothing.
+Escrow = tuple[int, Mapping[int, int]]
+NO_ESCROW: Escrow = (0, {})
+
+
+def fee_for(gold: int, fee_bps: int) -> int:
+    """The trade fee on `gold` given, in basis points, rounded down (small gifts pay none)."""
+    return gold * fee_bps // 10_000 if fee_bps else 0
 
 
 class Holder(Protocol):
@@ -140,21 +159,33 @@ def broken_rule(
     gold_2: int,
     holder_1: Holder,
     holder_2: Holder,
+    *,
+    fees: tuple[int, int] = (0, 0),
+    escrow_1: Escrow = NO_ESCROW,
+    escrow_2: Escrow = NO_ESCROW,
+    escrowed: bool = False,
 ) -> tuple[RejectionReason, str] | None:
     """The first rule the trade breaks, with its detail, or None if it may go ahead.
 
     Checks run in a fixed order so each rejection carries exactly one reason:
     self_trade, empty_trade, unknown_item, insufficient_items, insufficient_gold,
     capacity_exceeded. `known` holds the catalog's item ids; `ids` the two players'.
+    Goods in a player's escrow are not available, except to the offer holding them:
+    `escrowed` says player_1's side is an accepted offer's held gives. A side giving gold
+    pays its fee on top.
     """
     one, two = ids
     if one == two:
         return RejectionReason.SELF_TRADE, f"player {one} cannot trade with itself"
     if not lines_1 and not lines_2 and gold_1 == 0 and gold_2 == 0:
         return RejectionReason.EMPTY_TRADE, "neither side gives anything"
-    broken = _side_broken(known, "player_1", one, lines_1, gold_1, holder_1)
+    broken = _side_broken(
+        known, "player_1", one, lines_1, gold_1, holder_1, fees[0], escrow_1, escrowed
+    )
     if broken is None:
-        broken = _side_broken(known, "player_2", two, lines_2, gold_2, holder_2)
+        broken = _side_broken(
+            known, "player_2", two, lines_2, gold_2, holder_2, fees[1], escrow_2, False
+        )
     if broken is not None:
         return broken
     gain = 0  # items player_1 ends up holding more; player_2 as many fewer
@@ -177,22 +208,40 @@ def broken_rule(
 
 
 def _side_broken(
-    known: Container[int], label: str, player_id: int, lines: Lines, gold: int, giver: Holder
+    known: Container[int],
+    label: str,
+    player_id: int,
+    lines: Lines,
+    gold: int,
+    giver: Holder,
+    fee: int,
+    escrow: Escrow,
+    escrowed: bool,
 ) -> tuple[RejectionReason, str] | None:
     for item_id, _ in lines:
         if item_id not in known:
             return RejectionReason.UNKNOWN_ITEM, f"{label}: item_id {item_id} is not in the catalog"
+    held_gold, held_items = escrow
+    have_items = giver.items
     for item_id, quantity in lines:
-        held = giver.items.get(item_id, 0)
-        if held < quantity:
+        have = have_items.get(item_id, 0)
+        # (no escrow, the common case: one lookup, as before escrow existed)
+        held = held_items.get(item_id, 0) - quantity * escrowed if held_items else 0
+        if have - held < quantity:
             return (
                 RejectionReason.INSUFFICIENT_ITEMS,
-                f"{label}: player {player_id} holds {held} of item {item_id}, gives {quantity}",
+                f"{label}: player {player_id} holds {have} of item {item_id}"
+                + (f" ({held} held by open offers)" if held else "")
+                + f", gives {quantity}",
             )
-    if giver.gold < gold:
+    held = held_gold - gold * escrowed
+    if giver.gold - held < gold + fee:
         return (
             RejectionReason.INSUFFICIENT_GOLD,
-            f"{label}: player {player_id} holds {giver.gold} gold, gives {gold}",
+            f"{label}: player {player_id} holds {giver.gold} gold"
+            + (f" ({held} held by open offers)" if held else "")
+            + f", gives {gold}"
+            + (f" + fee {fee}" if fee else ""),
         )
     return None
 
@@ -215,9 +264,22 @@ def exchange(items: MutableMapping[int, int], gives: Lines, gets: Lines) -> None
             items.pop(item_id, None)
 
 
-def _after(state: PlayerState, gold_change: int, gives: Lines, gets: Lines) -> PlayerState:
+def _after(
+    state: PlayerState, gold_change: int, gives: Lines, gets: Lines, release: TradeSide | None
+) -> PlayerState:
     items = dict(state.items)
     exchange(items, gives, gets)
+    held_gold, held_items = state.held_gold, state.held_items
+    if release is not None:  # the goods leave escrow as they leave the player
+        # (never below none: a store racing a stale read recomputes before it writes)
+        held_gold = max(0, held_gold - release.gold)
+        held_items = dict(held_items)
+        for line in release.items:
+            left = held_items.get(line.item_id, 0) - line.quantity
+            if left > 0:
+                held_items[line.item_id] = left
+            else:
+                held_items.pop(line.item_id, None)
     return PlayerState(
         state.player_id,
         state.username,
@@ -227,6 +289,8 @@ def _after(state: PlayerState, gold_change: int, gives: Lines, gets: Lines) -> P
         state.capacity,
         state.version + 1,
         state.created_at,
+        held_gold,
+        held_items,
     )
 
 
@@ -238,17 +302,27 @@ def execute_trade(
     *,
     trade_id: int,
     executed_at: str,
+    fee_bps: int = 0,
+    escrowed: bool = False,
 ) -> TradeOutcome:
-    """Apply `request` to the two current states, or say why not (`broken_rule`)."""
+    """Apply `request` to the two current states, or say why not (`broken_rule`).
+    `escrowed`: player_1's side is an accepted offer's held gives (they leave escrow with
+    the trade); a side giving gold pays `fee_bps` of it on top (burned)."""
     request = normalise(request)
     one, two = request.player_1, request.player_2
     lines_1, lines_2 = one.lines, two.lines
+    fee_1, fee_2 = fee_for(one.gold, fee_bps), fee_for(two.gold, fee_bps)
     broken = broken_rule(
         catalog.items, (one.player_id, two.player_id),
         lines_1, one.gold, lines_2, two.gold, player_1, player_2,
+        fees=(fee_1, fee_2),
+        escrow_1=(player_1.held_gold, player_1.held_items),
+        escrow_2=(player_2.held_gold, player_2.held_items),
+        escrowed=escrowed,
     )  # fmt: skip
     if broken is not None:
         return Rejected(trade_id, executed_at, request, *broken)
-    new_1 = _after(player_1, two.gold - one.gold, lines_1, lines_2)
-    new_2 = _after(player_2, one.gold - two.gold, lines_2, lines_1)
-    return Accepted(trade_id, executed_at, request, new_1, new_2)
+    release = one if escrowed else None
+    new_1 = _after(player_1, two.gold - one.gold - fee_1, lines_1, lines_2, release)
+    new_2 = _after(player_2, one.gold - two.gold - fee_2, lines_2, lines_1, None)
+    return Accepted(trade_id, executed_at, request, new_1, new_2, fee_1, fee_2)

@@ -394,6 +394,7 @@ _OFFER_STATUS = {
     "offer_cancelled": "cancelled",
     "offer_expired": "expired",
     "offer_failed": "failed",
+    "offer_countered": "countered",
 }
 assert set(_OFFER_STATUS) == set(OFFER_EVENT_TYPES)
 
