@@ -46,11 +46,11 @@ from bazaar.simulate.planner import TradePlanner
 from bazaar.store.sqlite import SQLiteStore
 from bazaar.store.sqlite_batch import (
     OUTBOX_INSERT,
-    PLAYER_UPDATE,
     TRADE_INSERT,
     outcome_json,
     trade_outbox_row,
 )
+from bazaar.store.sqlite_transaction import PLAYER_SAVE
 
 BATCH = 1000
 INSTANT = "2026-11-29T12:00:00.000000Z"
@@ -138,7 +138,7 @@ def _write_rows(catalog: Catalog, source: Path, target: Path) -> float:
         changed = {pid for pair in touched[at : at + BATCH] for pid in pair}
         db.execute("BEGIN IMMEDIATE")
         db.executemany(TRADE_INSERT, trades[at : at + BATCH])
-        db.executemany(PLAYER_UPDATE, [(*players[pid], pid) for pid in changed])
+        db.executemany(PLAYER_SAVE, [(*players[pid], 0, b"{}", pid) for pid in changed])
         db.executemany(OUTBOX_INSERT, events[at : at + BATCH])
         db.execute("COMMIT")
     elapsed = time.perf_counter() - began

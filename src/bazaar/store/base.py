@@ -5,8 +5,9 @@ four ports by who uses them (docs/ARCHITECTURE.md):
     OfferBook       offer_book.py  offers, player tokens, history      API offer/auth/history
     RetainedRecords retained.py    retention marks, dropping records   retention sweeper
     OutboxReader    outbox.py      outbox reads, consumer positions    relay, lake, sweeper
+    Economy         economy.py     grants, consumptions, trade fee     API grant routes
 
-A `Store` is all four over one database; code that needs one part takes that port only.
+A `Store` is all five over one database; code that needs one part takes that port only.
 Every write is one atomic step that changes player state AND appends the matching event to
 the outbox, or does neither. Consumers read the outbox by sequence number, in order; a
 sequence number is a positive integer, strictly increasing in commit order.
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bazaar.store.economy import Economy
+from bazaar.store.offer_book import CounterResult as CounterResult
 from bazaar.store.offer_book import HistoryEntry as HistoryEntry
 from bazaar.store.offer_book import HistoryPage as HistoryPage
 from bazaar.store.offer_book import OfferBook
@@ -45,8 +48,8 @@ class StoreCapabilities:
     async_trades: bool = False
 
 
-class Store(Trading, OfferBook, RetainedRecords, OutboxReader):
-    """A player store with a transactional outbox: the four ports over one database."""
+class Store(Trading, OfferBook, Economy, RetainedRecords, OutboxReader):
+    """A player store with a transactional outbox: the five ports over one database."""
 
     capabilities: StoreCapabilities = StoreCapabilities()
 

@@ -23,6 +23,14 @@ class OfferResult:
 
 
 @dataclass(frozen=True, slots=True)
+class CounterResult:
+    """A countered offer and the counter-offer that replaced it."""
+
+    original: Offer
+    counter: Offer
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryEntry:
     kind: str  # "trade" | "offer"
     at: str  # the trade's executed_at, the offer's created_at: unique per store
@@ -43,7 +51,25 @@ class OfferBook:
     """Offers and their history, and the tokens players prove themselves with."""
 
     def create_offer(self, request: TradeRequest, ttl_seconds: int) -> Offer:
-        """One step: the offer (open) and its offer_created event. Raises UnknownPlayer."""
+        """One step: the creator's gives put in escrow, the offer (open) and its
+        offer_created event. Raises UnknownPlayer, or GoodsUnavailable when the gives are
+        not free (held by another open offer, or not there) with nothing written."""
+        raise NotImplementedError(f"{type(self).__name__} does not support offers")
+
+    def counter_offer(
+        self, offer_id: int, request: TradeRequest, ttl_seconds: int, actor: Actor
+    ) -> CounterResult:
+        """One step: the open offer `offer_id` countered (its holds released,
+        offer_countered) and `request` (from its addressee back to its creator) created
+        with its own holds (offer_created with counter_of). Raises UnknownOffer, Forbidden
+        (not the addressee), OfferNotOpen (recording a due expiry first, as
+        act_on_offer), GoodsUnavailable."""
+        raise NotImplementedError(f"{type(self).__name__} does not support offers")
+
+    def expire_due_offers(self, limit: int = 500) -> int:
+        """Record up to `limit` open offers past their expiry as expired (holds released,
+        offer_expired each), oldest deadline first; how many. The serve process's expiry
+        sweeper calls it about once a second."""
         raise NotImplementedError(f"{type(self).__name__} does not support offers")
 
     def get_offer(self, offer_id: int) -> Offer:

@@ -9,7 +9,9 @@ store lives in one slot and a script may touch keys it computes):
 
     {bazaar}:player:<id>        hash   username, player_class, gold, capacity, version,
                                        created_at, and one field item:<item_id> -> quantity
-                                       per item held (quantity > 0)
+                                       per item held (quantity > 0); escrow: held_gold,
+                                       held:<item_id> (> 0) and hv, bumped when a hold
+                                       grows (redis_offers.py)
     {bazaar}:seq:player         string last player id (ids are 1, 2, 3, ... with no gap)
     {bazaar}:seq:trade          string last trade id
     {bazaar}:trades             hash   trade_id -> outcome document (JSON, as get_trade returns)
@@ -67,6 +69,7 @@ from bazaar.store.base import (
     TradeCall,
     new_event_ids,
 )
+from bazaar.store.redis_history import RedisHistory
 from bazaar.store.redis_offers import RedisOffers
 from bazaar.store.redis_outbox import RedisOutbox
 from bazaar.store.redis_retention import RedisRetention
@@ -92,11 +95,15 @@ def _exact(value: int, name: str) -> str:
 
 def _state(player_id: int, raw: dict[bytes, bytes]) -> PlayerState:
     items: dict[int, int] = {}
+    held: dict[int, int] = {}
     fields: dict[str, str] = {}
     for field, value in raw.items():
         name = field.decode()
         if name.startswith("item:"):
             items[int(name[5:])] = int(value)
+        elif name.startswith("held:"):
+            if int(value):
+                held[int(name[5:])] = int(value)
         else:
             fields[name] = value.decode()
     return PlayerState(
@@ -108,10 +115,12 @@ def _state(player_id: int, raw: dict[bytes, bytes]) -> PlayerState:
         capacity=int(fields["capacity"]),
         version=int(fields["version"]),
         created_at=fields["created_at"],
+        held_gold=int(fields.get("held_gold", 0)),
+        held_items=held,
     )
 
 
-class RedisStore(RedisOutbox, RedisRetention, RedisOffers, RedisTokens, Store):
+class RedisStore(RedisOutbox, RedisRetention, RedisOffers, RedisHistory, RedisTokens, Store):
     def __init__(self, client: redis.Redis, catalog: Catalog, *, prefix: str = PREFIX) -> None:
         self.catalog = catalog
         self.client = client
@@ -234,7 +243,7 @@ class RedisStore(RedisOutbox, RedisRetention, RedisOffers, RedisTokens, Store):
         """The script's arguments for the chunk at `start`, and which calls went in (a
         request refused here gets its error in `results` and is not sent)."""
         chunk = batch[start : start + MAX_SCRIPT_BATCH]
-        args: list[str | int] = [self.prefix, self.idempotency_ttl, 0]
+        args: list[str | int] = [self.prefix, self.idempotency_ttl, 0, self.trade_fee_bps]
         sent: list[int] = []
         for n, (request, idem), event_id in zip(
             range(start, start + len(chunk)), chunk, new_event_ids(len(chunk)), strict=True
@@ -249,6 +258,9 @@ class RedisStore(RedisOutbox, RedisRetention, RedisOffers, RedisTokens, Store):
         return args, sent
 
     # -- reads ---------------------------------------------------------------------------
+
+    def _state_of(self, player_id: int, raw: dict[bytes, bytes]) -> PlayerState:
+        return _state(player_id, raw)
 
     def get_player(self, player_id: int) -> PlayerState:
         raw = self._call("get_player", lambda: self.client.hgetall(self._key("player", player_id)))
@@ -346,12 +358,15 @@ def _outcome(doc: dict[str, Any], request: TradeRequest) -> TradeOutcome:
     """The script's outcome document for a trade it just ran: its request is `request` with
     lines merged, as the script merged them, so only the new parts are decoded."""
     if doc["status"] == "accepted":
+        fee_1, fee_2 = doc.get("fees", (0, 0))
         return Accepted(
             doc["trade_id"],
             doc["executed_at"],
             normalise(request),
             _player_state(doc["player_1"]),
             _player_state(doc["player_2"]),
+            fee_1,
+            fee_2,
         )
     return Rejected(
         doc["trade_id"],

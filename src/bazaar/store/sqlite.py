@@ -45,7 +45,7 @@ from bazaar.store.base import (
     StoreCapabilities,
     TradeCall,
 )
-from bazaar.store.sqlite_batch import TradeBatch, encode_items
+from bazaar.store.sqlite_batch import TradeBatch
 from bazaar.store.sqlite_offers import OFFERS_SCHEMA, SQLiteOffers
 from bazaar.store.sqlite_outbox import OUTBOX_SCHEMA, SQLiteOutbox, upgrade_consumers
 from bazaar.store.sqlite_retention import RETENTION_SCHEMA, SQLiteRetention
@@ -53,7 +53,9 @@ from bazaar.store.sqlite_transaction import (
     PLAYER_COLUMNS,
     PlayerCache,
     SQLiteTransaction,
+    encode_items,
     row_to_state,
+    upgrade_players,
 )
 
 _SCHEMA = """
@@ -65,7 +67,9 @@ CREATE TABLE IF NOT EXISTS players (
     items        TEXT NOT NULL,
     capacity     INTEGER NOT NULL,
     version      INTEGER NOT NULL,
-    created_at   TEXT NOT NULL
+    created_at   TEXT NOT NULL,
+    held_gold    INTEGER NOT NULL DEFAULT 0,  -- escrow: held by open offers
+    held_items   TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS trades (
     trade_id    INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -120,6 +124,7 @@ class SQLiteStore(SQLiteOutbox, SQLiteRetention, SQLiteOffers, Store):
             db = self._db()
             db.executescript(_SCHEMA + OFFERS_SCHEMA + OUTBOX_SCHEMA + RETENTION_SCHEMA)
             upgrade_consumers(db)
+            upgrade_players(db)
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot prepare {self.path}: {exc}") from exc
 
@@ -252,7 +257,7 @@ class SQLiteStore(SQLiteOutbox, SQLiteRetention, SQLiteOffers, Store):
         self, request: TradeRequest, idempotency: Idempotency | None = None
     ) -> TradeOutcome:
         with self._transaction() as tx:
-            batch = TradeBatch(tx, 1, self.catalog)
+            batch = TradeBatch(tx, 1, self.catalog, self.trade_fee_bps)
             outcome = batch.trade(request, idempotency)
             batch.flush()
             return outcome
@@ -263,7 +268,7 @@ class SQLiteStore(SQLiteOutbox, SQLiteRetention, SQLiteOffers, Store):
         player, reused key) writes nothing and does not disturb its neighbours."""
         results: list[TradeOutcome | BazaarError] = []
         with self._transaction() as tx:
-            batch = TradeBatch(tx, len(calls), self.catalog)
+            batch = TradeBatch(tx, len(calls), self.catalog, self.trade_fee_bps)
             for request, idempotency in calls:
                 try:
                     results.append(batch.trade(request, idempotency))

@@ -21,11 +21,15 @@ from bazaar.domain.clock import EPOCH, format_instant, instant_micros
 from bazaar.domain.events import trade_payload
 from bazaar.domain.model import PlayerState, TradeRequest
 from bazaar.domain.trading import Accepted, TradeOutcome, execute_trade, outcome_from_document
-from bazaar.store.sqlite_transaction import OUTBOX_INSERT, SQLiteTransaction
+from bazaar.store.sqlite_transaction import (
+    OUTBOX_INSERT,
+    PLAYER_SAVE,
+    SQLiteTransaction,
+    player_row,
+)
 from bazaar.store.trading import Idempotency, new_event_ids
 
 TRADE_INSERT = "INSERT INTO trades (trade_id, status, executed_at, outcome) VALUES (?, ?, ?, ?)"
-PLAYER_UPDATE = "UPDATE players SET gold = ?, items = ?, version = ? WHERE player_id = ?"
 
 
 def trade_outbox_row(
@@ -79,8 +83,11 @@ class TradeBatch:
     executemany per table at the end, and each player row once, with its final state.
     """
 
-    def __init__(self, tx: SQLiteTransaction, trades: int, catalog: Catalog) -> None:
+    def __init__(
+        self, tx: SQLiteTransaction, trades: int, catalog: Catalog, fee_bps: int = 0
+    ) -> None:
         self._tx = tx
+        self._fee_bps = fee_bps
         self._db = tx.db
         self._cache = tx.cache
         self._catalog = catalog
@@ -96,9 +103,12 @@ class TradeBatch:
         self._trades: list[tuple[int, str, str, bytes]] = []
         self._events: list[tuple[str, str, str, str, bytes]] = []
 
-    def trade(self, request: TradeRequest, idempotency: Idempotency | None) -> TradeOutcome:
+    def trade(
+        self, request: TradeRequest, idempotency: Idempotency | None, escrowed: bool = False
+    ) -> TradeOutcome:
         """One trade on the states the batch's earlier trades left (rows written at flush).
-        Raises UnknownPlayer or IdempotencyKeyReused with nothing recorded."""
+        `escrowed`: player_1's side is an accepted offer's held goods. Raises UnknownPlayer
+        or IdempotencyKeyReused with nothing recorded."""
         seen = self.claimed(idempotency)
         if seen is not None:
             return outcome_from_document(orjson.loads(seen))
@@ -106,7 +116,7 @@ class TradeBatch:
         p2 = self.player(request.player_2.player_id)
         outcome = execute_trade(
             self._catalog, request, p1, p2, trade_id=self.next_trade_id(),
-            executed_at=self.next_instant(),
+            executed_at=self.next_instant(), fee_bps=self._fee_bps, escrowed=escrowed,
         )  # fmt: skip
         document = outcome_json(outcome)
         if isinstance(outcome, Accepted):
@@ -193,19 +203,8 @@ class TradeBatch:
         """Writes the rows; the caller's transaction commits them (then the cache)."""
         db = self._db
         db.executemany(TRADE_INSERT, self._trades)
-        db.executemany(
-            PLAYER_UPDATE,
-            [
-                (st.gold, encode_items(st.items), st.version, st.player_id)
-                for st in self._dirty.values()
-            ],
-        )
+        db.executemany(PLAYER_SAVE, [player_row(st) for st in self._dirty.values()])
         db.executemany(OUTBOX_INSERT, self._events)
         for key, (fingerprint, document) in self._claims.items():
             self._tx.remember(Idempotency(key, fingerprint), document)
         self._cache.pending.update(self._states)
-
-
-def encode_items(items: Any) -> bytes:
-    """A player's items column: {"item_id": quantity} in numeric item order."""
-    return orjson.dumps(dict(sorted(items.items())), option=orjson.OPT_NON_STR_KEYS)

@@ -1,10 +1,11 @@
 """Offers, player tokens and player history for the SQLite store (mixed into SQLiteStore).
 
 Every offer write runs in one `BEGIN IMMEDIATE` transaction, the unit of work
-(`SQLiteTransaction`), so the offer row, a trade it runs (through a `TradeBatch`: the same
-rules, the same trade row and event as POST /trades) and every event land together or not
-at all. The write lock serialises all writers, so of two racing accepts (or an accept and a
-cancel) exactly one sees the offer open.
+(`SQLiteTransaction`), so the offer row, its escrow (the creator's `held_*` columns), a
+trade it runs (through a `TradeBatch`: the same rules, the same trade row and event as
+POST /trades) and every event land together or not at all. The write lock serialises all
+writers, so of two racing accepts (or an accept and a cancel, or two offers of the same
+sword) exactly one wins.
 
 History: offers are indexed when created; trades are indexed lazily, at the next history
 read, by one INSERT ... SELECT over the trades written since the last read. That keeps the
@@ -34,15 +35,18 @@ from bazaar.domain.offers import (
     OfferStatus,
     check_actor,
     check_cursor,
+    check_escrow,
     check_open,
+    countered,
     expired,
+    hold,
     offer_event,
     open_offer,
     resolved,
     settled,
 )
-from bazaar.domain.trading import TradeOutcome, outcome_from_document
-from bazaar.store.base import HistoryEntry, HistoryPage, OfferResult
+from bazaar.domain.trading import Rejected, TradeOutcome, normalise, outcome_from_document
+from bazaar.store.base import CounterResult, HistoryEntry, HistoryPage, OfferResult
 from bazaar.store.retained import Archived
 from bazaar.store.sqlite_batch import TradeBatch
 from bazaar.store.sqlite_transaction import SQLiteTransaction
@@ -58,6 +62,8 @@ CREATE TABLE IF NOT EXISTS offers (
 );
 CREATE INDEX IF NOT EXISTS offers_by_creator ON offers (from_player, offer_id);
 CREATE INDEX IF NOT EXISTS offers_by_addressee ON offers (to_player, offer_id);
+-- For the expiry sweeper: open offers by deadline.
+CREATE INDEX IF NOT EXISTS offers_open_by_expiry ON offers (expires_at) WHERE status = 'open';
 CREATE TABLE IF NOT EXISTS player_tokens (
     token_hash TEXT PRIMARY KEY,
     player_id  INTEGER NOT NULL,
@@ -88,6 +94,7 @@ class SQLiteOffers:
     """The offer half of SQLiteStore; relies on its transaction and outbox helpers."""
 
     catalog: Catalog
+    trade_fee_bps: int
 
     if TYPE_CHECKING:  # provided by SQLiteStore
 
@@ -108,27 +115,40 @@ class SQLiteOffers:
 
     def create_offer(self, request: TradeRequest, ttl_seconds: int) -> Offer:
         with self._transaction() as tx:
-            db = tx.db
-            tx.load(request.player_1.player_id)  # UnknownPlayer: nothing written
-            tx.load(request.player_2.player_id)
-            created_at = tx.now()
-            (offer_id,) = db.execute(
-                "INSERT INTO offers (from_player, to_player, status, expires_at, document)"
-                " VALUES (?, ?, 'open', '', x'') RETURNING offer_id",
-                (request.player_1.player_id, request.player_2.player_id),
-            ).fetchone()
-            offer = open_offer(offer_id, request, created_at, ttl_seconds)
-            db.execute(
-                "UPDATE offers SET expires_at = ?, document = ? WHERE offer_id = ?",
-                (offer.expires_at, orjson.dumps(offer.to_document()), offer_id),
-            )
-            db.executemany(
-                "INSERT INTO player_history (player_id, at, kind, ref_id)"
-                " VALUES (?, ?, 'offer', ?)",
-                [(pid, created_at, offer_id) for pid in (offer.from_player_id, offer.to_player_id)],
-            )
-            tx.append(offer_event(self.catalog, offer, event_id=str(uuid.uuid4())))
-            return offer
+            return self._open(tx, normalise(request), ttl_seconds, None)
+
+    def _open(
+        self, tx: SQLiteTransaction, request: TradeRequest, ttl_seconds: int, counter_of: int | None
+    ) -> Offer:
+        """A new open offer with its creator's gives held (GoodsUnavailable: nothing written)."""
+        db = tx.db
+        creator = tx.player(request.player_1.player_id)  # UnknownPlayer: nothing written
+        tx.load(request.player_2.player_id)
+        check_escrow(creator, request.player_1)
+        created_at = tx.now()
+        (offer_id,) = db.execute(
+            "INSERT INTO offers (from_player, to_player, status, expires_at, document)"
+            " VALUES (?, ?, 'open', '', x'') RETURNING offer_id",
+            (request.player_1.player_id, request.player_2.player_id),
+        ).fetchone()
+        offer = open_offer(offer_id, request, created_at, ttl_seconds, counter_of)
+        tx.save(hold(creator, request.player_1))
+        db.execute(
+            "UPDATE offers SET expires_at = ?, document = ? WHERE offer_id = ?",
+            (offer.expires_at, orjson.dumps(offer.to_document()), offer_id),
+        )
+        db.executemany(
+            "INSERT INTO player_history (player_id, at, kind, ref_id) VALUES (?, ?, 'offer', ?)",
+            [(pid, created_at, offer_id) for pid in (offer.from_player_id, offer.to_player_id)],
+        )
+        tx.append(offer_event(self.catalog, offer, event_id=str(uuid.uuid4())))
+        return offer
+
+    def _release(self, tx: SQLiteTransaction, offer: Offer) -> None:
+        """Give an open offer's held goods back to its creator's free goods."""
+        if offer.holds_goods:
+            side = offer.request.player_1
+            tx.save(hold(tx.player(side.player_id), side, -1))
 
     def _offer_in(self, db: sqlite3.Connection, offer_id: int) -> Offer:
         row = db.execute("SELECT document FROM offers WHERE offer_id = ?", (offer_id,)).fetchone()
@@ -174,21 +194,71 @@ class SQLiteOffers:
             if offer.is_due(now):
                 # Record the expiry (commit it), THEN refuse: raising inside the
                 # transaction would roll the expiry back with it.
+                self._release(tx, offer)
                 offer = expired(offer, now)
                 refusal = OfferNotOpen(offer_id, offer.status.value)
             elif action is OfferAction.ACCEPT:
                 # The trade through the store's own trade path (POST /trades runs the same
-                # code), inside this transaction; its rows and event are written here.
-                batch = TradeBatch(tx, 1, self.catalog)
-                trade = batch.trade(offer.request, None)
+                # code), inside this transaction; its rows and event are written here. The
+                # creator's side comes out of escrow.
+                batch = TradeBatch(tx, 1, self.catalog, self.trade_fee_bps)
+                trade = batch.trade(offer.request, None, escrowed=offer.holds_goods)
                 batch.flush()
+                if isinstance(trade, Rejected):
+                    self._release(tx, offer)
                 offer = settled(offer, actor, trade, tx.now())
             else:
+                self._release(tx, offer)
                 offer = resolved(offer, action, actor, now)
             self._record(tx, offer)
         if refusal is not None:
             raise refusal
         return OfferResult(offer, trade)
+
+    def counter_offer(
+        self, offer_id: int, request: TradeRequest, ttl_seconds: int, actor: Actor
+    ) -> CounterResult:
+        refusal: BazaarError | None = None
+        with self._transaction() as tx:
+            offer = self._offer_in(tx.db, offer_id)
+            check_actor(offer, OfferAction.COUNTER, actor)
+            check_open(offer)
+            now = tx.now()
+            if offer.is_due(now):
+                self._release(tx, offer)
+                self._record(tx, expired(offer, now))
+                refusal = OfferNotOpen(offer_id, OfferStatus.EXPIRED.value)
+            else:
+                self._release(tx, offer)
+                before = tx.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'offers'")
+                next_id = int(before.fetchone()[0]) + 1
+                original = countered(offer, actor, tx.now(), next_id)
+                self._record(tx, original)
+                counter = self._open(tx, normalise(request), ttl_seconds, offer_id)
+                assert counter.offer_id == next_id, "one writer: the next id is ours"
+        if refusal is not None:
+            raise refusal
+        return CounterResult(original, counter)
+
+    def expire_due_offers(self, limit: int = 500) -> int:
+        now = format_instant(datetime.now(UTC))
+        due = self._read(
+            "SELECT offer_id FROM offers WHERE status = 'open' AND expires_at <= ?"
+            " ORDER BY expires_at LIMIT ?",
+            (now, limit),
+        )
+        if not due:
+            return 0
+        expired_now = 0
+        with self._transaction() as tx:
+            for (offer_id,) in due:
+                offer = self._offer_in(tx.db, offer_id)
+                at = tx.now()
+                if offer.is_due(at):  # a touch may have ended it meanwhile
+                    self._release(tx, offer)
+                    self._record(tx, expired(offer, at))
+                    expired_now += 1
+        return expired_now
 
     # -- player tokens -------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
@@ -25,24 +26,62 @@ from bazaar.store.trading import Idempotency
 OUTBOX_INSERT = (
     "INSERT INTO outbox (event_id, event_type, occurred_at, key, body) VALUES (?, ?, ?, ?, ?)"
 )
-PLAYER_COLUMNS = "player_id, username, player_class, gold, items, capacity, version, created_at"
+PLAYER_COLUMNS = (
+    "player_id, username, player_class, gold, items, capacity, version, created_at,"
+    " held_gold, held_items"
+)
+PLAYER_SAVE = (
+    "UPDATE players SET gold = ?, items = ?, version = ?, held_gold = ?, held_items = ?"
+    " WHERE player_id = ?"
+)
+_NO_ITEMS = (b"{}", "{}")
 _PURGE_EVERY = 2048  # idempotency records remembered between two purges of expired ones
 CACHED_PLAYERS = 200_000  # beyond this many states the cache starts over (memory bound)
 
 
-def row_to_state(row: tuple[int, str, str, int, bytes | str, int, int, str]) -> PlayerState:
+def row_to_state(row: tuple[Any, ...]) -> PlayerState:
     # `items` is orjson's bytes (stored as a BLOB in the TEXT column); text if written by hand.
-    player_id, username, player_class, gold, items, capacity, version, created_at = row
+    player_id, username, player_class, gold, items, capacity, version, created_at = row[:8]
+    held_gold, held_items = row[8:]
     return PlayerState(
-        player_id=player_id,
-        username=username,
-        player_class=player_class,
-        gold=gold,
-        items={int(k): v for k, v in orjson.loads(items).items()},
-        capacity=capacity,
-        version=version,
-        created_at=created_at,
+        player_id,
+        username,
+        player_class,
+        gold,
+        {int(k): v for k, v in orjson.loads(items).items()},
+        capacity,
+        version,
+        created_at,
+        held_gold,
+        {} if held_items in _NO_ITEMS else {int(k): v for k, v in orjson.loads(held_items).items()},
     )
+
+
+def encode_items(items: Any) -> bytes:
+    """A player's items column: {"item_id": quantity} in numeric item order."""
+    return orjson.dumps(dict(sorted(items.items())), option=orjson.OPT_NON_STR_KEYS)
+
+
+def player_row(state: PlayerState) -> tuple[int, bytes, int, int, bytes, int]:
+    """PLAYER_SAVE's parameters for `state`."""
+    held = state.held_items
+    return (
+        state.gold,
+        encode_items(state.items),
+        state.version,
+        state.held_gold,
+        encode_items(held) if held else b"{}",
+        state.player_id,
+    )
+
+
+def upgrade_players(db: sqlite3.Connection) -> None:
+    """Escrow columns for a database made before them (held goods: none)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(players)")}
+    if "held_gold" not in columns:
+        db.execute("ALTER TABLE players ADD COLUMN held_gold INTEGER NOT NULL DEFAULT 0")
+    if "held_items" not in columns:
+        db.execute("ALTER TABLE players ADD COLUMN held_items TEXT NOT NULL DEFAULT '{}'")
 
 
 def outbox_row(event: Event) -> tuple[str, str, str, str, bytes]:
@@ -101,6 +140,18 @@ class SQLiteTransaction:
         if row is None:
             raise UnknownPlayer(player_id)
         return row_to_state(row)
+
+    def player(self, player_id: int) -> PlayerState:
+        """The player's state in this transaction: what an earlier step of it wrote, the
+        connection's cache (valid: `begin` checked), or the database."""
+        cache = self.cache
+        state = cache.pending.get(player_id) or cache.states.get(player_id)
+        return state if state is not None else self.load(player_id)
+
+    def save(self, state: PlayerState) -> None:
+        """Write a player's state (and its escrow); the cache learns it at commit."""
+        self.db.execute(PLAYER_SAVE, player_row(state))
+        self.cache.pending[state.player_id] = state
 
     def last_instant(self) -> str | None:
         # The newest outbox row holds the last instant handed out; `meta` keeps it only

@@ -2,11 +2,16 @@
 -- ARGV: prefix, offer id, expected status ('' = the offer must not exist yet),
 --       expiry in microseconds ('' = no check), ttl in microseconds for @@EXP@@ ('' = none),
 --       with trade ('1'/'0'), new status, offer doc, trade doc ('' = none),
---       n; n x (player id, expected version),
+--       n; n x (player id, field, expected value)     compare-and-set ('0' = missing)
 --       n; n x (player id, n_set, n_set x (field, value), n_del, n_del x field),
 --       n; n x (event id, event type, key, body)     event i gets instant i of this step
---       n; n x (zset key suffix, member, score)       score '@i' = instant i, else literal
--- Returns {'ok', offer doc, trade doc}, {'conflict'} or {'expired'}.
+--       n; n x (zset key suffix, member, score)       score '@i' = instant i, '@EXP' =
+--                                                     the expiry, '-' = remove, else literal
+--       n; n x (player id, field, delta)              HINCRBY (escrow holds; a field
+--                                                     back at 0 is removed, but 'hv')
+--       n; n x (offer id, status, doc)                 new offers (a counter-offer)
+-- Returns {'ok', offer doc, trade doc, new offer doc or ''}, {'conflict'} or {'expired'}.
+-- The expiry (@@EXP@@, '@EXP') is the last event's instant plus the ttl: the new offer's.
 local prefix = ARGV[1]
 local offer_key = prefix .. 'offer:' .. ARGV[2]
 local status = redis.call('HGET', offer_key, 'status')
@@ -21,9 +26,9 @@ if ARGV[4] ~= '' then
 end
 local at = 10
 for _ = 1, tonumber(ARGV[at]) do
-  local version = redis.call('HGET', prefix .. 'player:' .. ARGV[at + 1], 'version')
-  if version ~= ARGV[at + 2] then return {'conflict'} end
-  at = at + 2
+  local value = redis.call('HGET', prefix .. 'player:' .. ARGV[at + 1], ARGV[at + 2]) or '0'
+  if value ~= ARGV[at + 3] then return {'conflict'} end
+  at = at + 3
 end
 at = at + 1
 
@@ -42,7 +47,7 @@ for i = 1, n_events do instants[i] = format_instant(now + i) end
 local trade_id = ''
 if ARGV[6] == '1' then trade_id = num((tonumber(redis.call('GET', KEYS[4])) or 0) + 1) end
 local expires = ''
-if ARGV[5] ~= '' then expires = format_instant(now + 1 + tonumber(ARGV[5])) end
+if ARGV[5] ~= '' then expires = format_instant(now + n_events + tonumber(ARGV[5])) end
 local function fill(text)
   text = string.gsub(text, '@@TRADE@@', trade_id)
   text = string.gsub(text, '@@EXP@@', expires)
@@ -82,8 +87,30 @@ end
 
 for _ = 1, tonumber(ARGV[at]) do
   local score = ARGV[at + 3]
-  if string.sub(score, 1, 1) == '@' then score = num(now + tonumber(string.sub(score, 2))) end
-  redis.call('ZADD', prefix .. ARGV[at + 1], score, ARGV[at + 2])
+  if score == '-' then
+    redis.call('ZREM', prefix .. ARGV[at + 1], ARGV[at + 2])
+  else
+    if score == '@EXP' then
+      score = num(now + n_events + tonumber(ARGV[5]))
+    elseif string.sub(score, 1, 1) == '@' then
+      score = num(now + tonumber(string.sub(score, 2)))
+    end
+    redis.call('ZADD', prefix .. ARGV[at + 1], score, ARGV[at + 2])
+  end
   at = at + 3
 end
-return {'ok', offer_doc, trade_doc}
+at = at + 1
+for _ = 1, tonumber(ARGV[at]) do
+  local key, field = prefix .. 'player:' .. ARGV[at + 1], ARGV[at + 2]
+  local left = redis.call('HINCRBY', key, field, ARGV[at + 3])
+  if left == 0 and field ~= 'hv' then redis.call('HDEL', key, field) end
+  at = at + 3
+end
+at = at + 1
+local new_doc = ''
+for _ = 1, tonumber(ARGV[at]) do
+  new_doc = fill(ARGV[at + 3])
+  redis.call('HSET', prefix .. 'offer:' .. ARGV[at + 1], 'status', ARGV[at + 2], 'doc', new_doc)
+  at = at + 3
+end
+return {'ok', offer_doc, trade_doc, new_doc}

@@ -1,12 +1,12 @@
 -- One script run executes a batch of trades in order (a batch of one for a single call):
 -- each trade sees the states the previous ones left, and the whole batch is one atomic step.
 -- KEYS: clock, trade counter, outbox seq, trades hash, outbox stream
--- ARGV: key prefix, idempotency ttl, trade count, then per trade:
+-- ARGV: key prefix, idempotency ttl, trade count, trade fee in basis points, then per trade:
 --       id_1, gold_1, lines_1, id_2, gold_2, lines_2, idempotency key ('' = none),
 --       fingerprint, event_id, then (item_id, quantity) pairs: lines_1, then lines_2
 -- Returns per trade two values: 'ok' and the outcome document, 'unknown' and a player id,
 -- or 'reused' and ''.
-local prefix, ttl = ARGV[1], ARGV[2]
+local prefix, ttl, fee_bps = ARGV[1], ARGV[2], tonumber(ARGV[4])
 local players, dirty = {}, {}       -- player id -> state as this batch left it
 local remembered = {}               -- idempotency key -> {fingerprint, result} of this batch
 local trade_id = tonumber(redis.call('GET', KEYS[2])) or 0
@@ -24,8 +24,16 @@ local function player(id)
   return p
 end
 
+-- trading.py's fee_for, exact for any gold below 2**53 (gold * bps alone might not be).
+local function fee_for(gold)
+  if fee_bps == 0 then return 0 end
+  local whole = math.floor(gold / 10000)
+  return whole * fee_bps + math.floor((gold - whole * 10000) * fee_bps / 10000)
+end
+
 local function side(player_id, gold, count, first)
   local s = {id = player_id, gold = tonumber(gold), order = {}, qty = {}, units = 0}
+  s.fee = fee_for(s.gold)
   for i = 0, count - 1 do
     local item, q = ARGV[first + 2 * i], tonumber(ARGV[first + 2 * i + 1])
     s.units = s.units + q
@@ -39,6 +47,7 @@ local function side(player_id, gold, count, first)
   return s
 end
 
+-- Goods held in escrow by open offers (fields held:<id>, held_gold) are not available.
 local function check_side(s, giver, label)
   for _, item in ipairs(s.order) do
     if VALUES[item] == nil then
@@ -46,15 +55,20 @@ local function check_side(s, giver, label)
     end
   end
   for _, item in ipairs(s.order) do
-    local held = giver.items[item] or 0
-    if held < s.qty[item] then
-      return 'insufficient_items', label .. ': player ' .. giver.id .. ' holds ' .. num(held)
-        .. ' of item ' .. item .. ', gives ' .. num(s.qty[item])
+    local have = giver.items[item] or 0
+    local held = giver['held:' .. item] or 0
+    if have - held < s.qty[item] then
+      local escrow = held ~= 0 and ' (' .. num(held) .. ' held by open offers)' or ''
+      return 'insufficient_items', label .. ': player ' .. giver.id .. ' holds ' .. num(have)
+        .. ' of item ' .. item .. escrow .. ', gives ' .. num(s.qty[item])
     end
   end
-  if giver.gold < s.gold then
+  local held = giver.held_gold or 0
+  if giver.gold - held < s.gold + s.fee then
+    local escrow = held ~= 0 and ' (' .. num(held) .. ' held by open offers)' or ''
+    local fee = s.fee ~= 0 and ' + fee ' .. num(s.fee) or ''
     return 'insufficient_gold', label .. ': player ' .. giver.id .. ' holds '
-      .. num(giver.gold) .. ' gold, gives ' .. num(s.gold)
+      .. num(giver.gold) .. ' gold' .. escrow .. ', gives ' .. num(s.gold) .. fee
   end
   return nil
 end
@@ -89,7 +103,7 @@ local function apply(p, gives, gets)
     worth, held = worth + q * VALUES[id], held + q
   end
   p.distinct, p.worth, p.held = distinct, worth, held
-  p.gold = p.gold - gives.gold + gets.gold
+  p.gold = p.gold - gives.gold - gives.fee + gets.gold
   p.version = p.version + 1
   p.touched = p.touched or {}
 end
@@ -152,8 +166,13 @@ local function trade(one, two, event_id)
       .. ',"player_1":' .. gives_json(one) .. '},"player_2":' .. gives_json(two) .. '}}'
   else
     event_type = 'trade_accepted'
+    local fees = ''
+    if one.fee ~= 0 or two.fee ~= 0 then
+      fees = ',"fees":[' .. num(one.fee) .. ',' .. num(two.fee) .. ']'
+    end
     outcome = head .. ',"status":"accepted","executed_at":"' .. executed_at .. '","request":'
-      .. request .. ',"player_1":' .. state_json(p1) .. ',"player_2":' .. state_json(p2) .. '}'
+      .. request .. ',"player_1":' .. state_json(p1) .. ',"player_2":' .. state_json(p2)
+      .. fees .. '}'
     local touched, seen_ids = {}, {}
     for _, s in ipairs({one, two}) do
       for _, id in ipairs(s.order) do
@@ -171,7 +190,8 @@ local function trade(one, two, event_id)
       return gives_json(s) .. ',"gold_after":' .. num(new.gold) .. ',"version":'
         .. num(new.version) .. ',"items_after":[' .. table.concat(lines, ',')
         .. '],"distinct_items":' .. num(new.distinct) .. ',"items_value":' .. num(new.worth)
-        .. ',"items_held":' .. num(new.held) .. '}'
+        .. ',"items_held":' .. num(new.held) .. (s.fee ~= 0 and ',"fee":' .. num(s.fee) or '')
+        .. '}'
     end
     payload = head .. ',"player_1":' .. after_json(one, p1) .. ',"player_2":'
       .. after_json(two, p2) .. '}'
@@ -187,7 +207,7 @@ local function trade(one, two, event_id)
 end
 
 -- Phase 1: every check and every encoding, with no write.
-local at = 4
+local at = 5
 for _ = 1, tonumber(ARGV[3]) do
   local n1, n2 = tonumber(ARGV[at + 2]), tonumber(ARGV[at + 5])
   local idem_key, fingerprint, event_id = ARGV[at + 6], ARGV[at + 7], ARGV[at + 8]
