@@ -53,9 +53,25 @@ def retention_policy(settings: Settings) -> RetentionPolicy:
     )
 
 
+def adjustment_reasons(settings: Settings) -> tuple[str, ...]:
+    """The configured grant/consumption reasons (ValueError for a bad one)."""
+    from bazaar.domain.grants import check_reasons
+
+    return check_reasons([r.strip() for r in settings.adjustment_reasons.split(",") if r.strip()])
+
+
+def check_trade_fee(settings: Settings) -> int:
+    if not 0 <= settings.trade_fee_bps <= 10_000:
+        raise ValueError(
+            f"--trade-fee-bps must be 0 to 10000 (basis points), not {settings.trade_fee_bps}"
+        )
+    return settings.trade_fee_bps
+
+
 def build_store(settings: Settings) -> Store:
     store = open_store(settings.store, load_catalog(settings.catalog))
     store.idempotency_ttl = int(retention_policy(settings).idempotency_window)
+    store.trade_fee_bps = check_trade_fee(settings)
     return store
 
 
@@ -91,6 +107,7 @@ def build_app(
         archive=lake_archive(settings),
         consumers=pipeline_consumers(settings),
         lake=settings.lake,
+        reasons=adjustment_reasons(settings),
     )
 
 

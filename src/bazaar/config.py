@@ -51,6 +51,11 @@ class Settings:
     trade_retention: str = "48h"
     consumer_timeout: str = "24h"
     idempotency_window: str = "48h"
+    # The economy (domain/grants.py): the trade fee in basis points of the gold a side
+    # gives (0 to 10000; paid on top, burned), and the reasons grants and consumptions
+    # may give (comma-separated).
+    trade_fee_bps: int = 0
+    adjustment_reasons: str = "quest_reward,loot,craft,repair,fee"
     # Set by `bazaar serve --workers N` for its workers (api/balance.py), not by operators.
     connection_table: str | None = None
 

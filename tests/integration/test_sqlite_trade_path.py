@@ -41,8 +41,12 @@ def _swap(a: int, b: int, a_item: int, b_item: int, qty: int = 1) -> TradeReques
     )
 
 
-def test_outcome_json_is_the_outcome_document(tmp_path: Path, catalog: Catalog) -> None:
+@pytest.mark.parametrize("fee_bps", [0, 300])
+def test_outcome_json_is_the_outcome_document(
+    tmp_path: Path, catalog: Catalog, fee_bps: int
+) -> None:
     store = SQLiteStore(tmp_path / "s.db", catalog)
+    store.trade_fee_bps = fee_bps
     ids = add_players(store, 3 * len(catalog.classes))
     gen = TradeGenerator(7, snapshot(store))
     assert len(ids) == 30
@@ -51,6 +55,8 @@ def test_outcome_json_is_the_outcome_document(tmp_path: Path, catalog: Catalog) 
         outcomes.append(store.execute_trade(gen.next()))
         gen.observe(outcomes[-1])
     assert {o.status for o in outcomes} == {"accepted", "rejected"}
+    fees = [o.fee_1 + o.fee_2 for o in outcomes if isinstance(o, Accepted)]
+    assert any(fees) == bool(fee_bps)
     for outcome in outcomes:
         assert outcome_json(outcome) == orjson.dumps(outcome.to_document())
         event = trade_event(catalog, outcome, event_id=str(uuid.uuid4()))

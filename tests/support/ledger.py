@@ -21,14 +21,24 @@ def holdings(store: Store) -> tuple[int, Counter[int]]:
 
 
 def supply(catalog: Catalog, store: Store) -> tuple[int, Counter[int]]:
-    """What player creation put into the economy (the only source of supply)."""
+    """What must exist: creations + grants - consumptions - trade fees, per item and for
+    gold (player creation from the catalog; the rest from the store's outbox)."""
     gold = 0
     items: Counter[int] = Counter()
     for state in store.players():
         pc = catalog.classes[state.player_class]
         gold += pc.gold
         items.update(dict(pc.items))
-    return gold, items
+    for event in outbox_events(store):
+        kind, payload = event["event_type"], event["payload"]
+        sign = {"goods_granted": 1, "goods_consumed": -1}.get(kind)
+        if sign is not None:
+            gold += sign * payload["gold"]
+            for line in payload["items"]:
+                items[line["item_id"]] += sign * line["quantity"]
+        elif kind == "trade_accepted":
+            gold -= payload["player_1"].get("fee", 0) + payload["player_2"].get("fee", 0)
+    return gold, +items
 
 
 def outbox_events(store: Store) -> list[dict[str, Any]]:

@@ -20,10 +20,12 @@ from bazaar.api.answers import JSON, Handler
 from bazaar.api.auth import AuthPolicy
 from bazaar.api.batching import TradeBatcher
 from bazaar.api.context import ApiContext, HealthProvider
+from bazaar.api.economy import economy_routes
 from bazaar.api.observe import ObservedApp, RequestObserver
 from bazaar.api.offers import offer_routes
 from bazaar.api.openapi import openapi_document
 from bazaar.api.operator import operator_routes
+from bazaar.domain.grants import DEFAULT_REASONS
 from bazaar.store.base import Store
 from bazaar.telemetry.metrics import ApiMetrics
 
@@ -42,6 +44,7 @@ def create_app(
     consumers: Sequence[str] = (),
     lake: str | None = None,
     archive: LakeArchive | None = None,
+    reasons: Sequence[str] = DEFAULT_REASONS,
 ) -> TradeFastLane:
     """`auth` None: no server key configured, every request acts with server authority.
     `consumers`: the outbox readers whose lag /metrics reports; `lake`: the Delta Lake the
@@ -56,6 +59,7 @@ def create_app(
         draw=rng or random.Random(),
         health_provider=health_provider,
         archive=archive,
+        reasons=tuple(reasons),
     )
     create_trade = ctx.handler(players.create_trade)
     routes: list[BaseRoute] = [
@@ -67,6 +71,7 @@ def create_app(
         Route("/health", ctx.handler(players.health), methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         *offer_routes(ctx),
+        *economy_routes(ctx),
         *operator_routes(store, ctx.metrics, consumers=consumers, lake=lake),
     ]
 

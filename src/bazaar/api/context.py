@@ -17,6 +17,7 @@ from bazaar.api.answers import Handler, guarded
 from bazaar.api.auth import AuthPolicy, Caller
 from bazaar.api.batching import TradeBatcher
 from bazaar.domain.catalog import Catalog
+from bazaar.domain.grants import DEFAULT_REASONS
 from bazaar.store.base import Store
 from bazaar.telemetry.metrics import ApiMetrics
 
@@ -36,6 +37,8 @@ class ApiContext:
     draw: random.Random
     health_provider: HealthProvider | None = None
     archive: LakeArchive | None = None
+    # the reasons grants and consumptions may give (serve --adjustment-reasons)
+    reasons: tuple[str, ...] = DEFAULT_REASONS
 
     async def reader(self, request: Request) -> Caller:
         """Who reads: anyone when auth is off; else a credential (a token is a store read,

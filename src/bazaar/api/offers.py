@@ -21,7 +21,7 @@ from bazaar.api.auth import require_player, require_reader, require_server
 from bazaar.api.body import parse_json, read_body
 from bazaar.api.context import ApiContext
 from bazaar.api.params import path_id, query_int
-from bazaar.api.schemas import MAX_ID, OfferIn, trade_record_view
+from bazaar.api.schemas import MAX_ID, CounterIn, OfferIn, trade_record_view
 from bazaar.domain.catalog import Catalog
 from bazaar.domain.clock import format_instant
 from bazaar.domain.errors import InvalidRequest
@@ -30,6 +30,7 @@ from bazaar.domain.offers import (
     Offer,
     OfferAction,
     OfferStatus,
+    check_actor,
     check_new_offer,
 )
 from bazaar.domain.trading import Accepted
@@ -79,6 +80,10 @@ def offer_view(catalog: Catalog, offer: Offer) -> dict[str, Any]:
     if offer.reason is not None:
         view["reason"] = offer.reason
         view["detail"] = offer.detail
+    if offer.counter_of is not None:
+        view["counter_of"] = offer.counter_of
+    if offer.countered_by is not None:
+        view["countered_by"] = offer.countered_by
     return view
 
 
@@ -154,6 +159,33 @@ async def act_on_offer(ctx: ApiContext, action: OfferAction, request: Request) -
     return JSON(body, status_code=409)
 
 
+async def counter_offer(ctx: ApiContext, request: Request) -> Response:
+    """The addressee answers an open offer with its own: the original becomes countered
+    (its holds released) and the counter-offer opens with the addressee's gives held."""
+    offer_id = path_id(request, "offer_id")
+    caller = await ctx.writer(request)
+    parsed = parse_json(CounterIn, await read_body(request))
+    original = await run_in_threadpool(ctx.store.get_offer, offer_id)
+    check_actor(original, OfferAction.COUNTER, caller.actor)  # 403 before any detail
+    counter_request = TradeRequest(
+        parsed.gives.to_domain(original.to_player_id),
+        parsed.wants.to_domain(original.from_player_id),
+    )
+    checked = check_new_offer(ctx.catalog, counter_request, parsed.expires_in)
+    result = await run_in_threadpool(
+        ctx.store.counter_offer, offer_id, checked, parsed.expires_in, caller.actor
+    )
+    ctx.metrics.offer("countered")
+    ctx.metrics.offer("created")
+    return JSON(
+        {
+            "offer": offer_view(ctx.catalog, result.counter),
+            "countered": offer_view(ctx.catalog, result.original),
+        },
+        status_code=201,
+    )
+
+
 async def issue_token(ctx: ApiContext, request: Request) -> Response:
     player_id = path_id(request, "player_id")
     caller = await ctx.writer(request)
@@ -205,6 +237,7 @@ def offer_routes(ctx: ApiContext) -> list[Route]:
         Route("/offers/{offer_id}/accept", ctx.handler(act_on_offer, accept), methods=["POST"]),
         Route("/offers/{offer_id}/decline", ctx.handler(act_on_offer, decline), methods=["POST"]),
         Route("/offers/{offer_id}/cancel", ctx.handler(act_on_offer, cancel), methods=["POST"]),
+        Route("/offers/{offer_id}/counter", ctx.handler(counter_offer), methods=["POST"]),
         Route("/players/{player_id}/tokens", ctx.handler(issue_token), methods=["POST"]),
         Route("/players/{player_id}/tokens", ctx.handler(revoke_tokens), methods=["DELETE"]),
         Route("/players/{player_id}/history", ctx.handler(history), methods=["GET"]),

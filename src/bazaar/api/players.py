@@ -32,7 +32,7 @@ from bazaar.store.base import Idempotency
 MAX_IDEMPOTENCY_KEY = 255
 
 
-def _idempotency(request: Request, scope: str, parsed: BaseModel) -> Idempotency | None:
+def idempotency_of(request: Request, scope: str, parsed: BaseModel) -> Idempotency | None:
     key = request.headers.get("idempotency-key")
     if key is None:
         return None
@@ -51,7 +51,7 @@ async def create_player(ctx: ApiContext, request: Request) -> Response:
     parsed = parse_json(PlayerIn, raw or b"{}")
     if parsed.username is not None:
         check_username(parsed.username)
-    idem = _idempotency(request, "players", parsed)
+    idem = idempotency_of(request, "players", parsed)
     if parsed.player_class is None or parsed.player_class == "random":
         pc = catalog.draw_class(ctx.draw)
     else:
@@ -75,7 +75,7 @@ async def get_player(ctx: ApiContext, request: Request) -> Response:
 async def create_trade(ctx: ApiContext, request: Request) -> Response:
     require_server(ctx.auth.authenticate(request, ctx.store), "a direct trade")
     parsed = parse_json(TradeIn, await read_body(request))
-    idem = _idempotency(request, "trades", parsed)
+    idem = idempotency_of(request, "trades", parsed)
     outcome = await ctx.batcher.execute(parsed.to_domain(), idem)
     ctx.metrics.trade(outcome)
     status = 200 if isinstance(outcome, Accepted) else REJECTED_TRADE_STATUS

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from bazaar.domain.catalog import Catalog
+from bazaar.domain.grants import Adjustment, AdjustmentKind
 from bazaar.domain.model import USERNAME_MAX, ItemLine, PlayerState, TradeRequest, TradeSide
 from bazaar.domain.offers import DEFAULT_OFFER_TTL_SECONDS, MAX_OFFER_TTL_SECONDS
 from bazaar.domain.trading import Accepted, TradeOutcome
@@ -76,6 +77,28 @@ class OfferIn(_Strict):
     expires_in: int = Field(default=DEFAULT_OFFER_TTL_SECONDS, ge=1, le=MAX_OFFER_TTL_SECONDS)
 
 
+class CounterIn(_Strict):
+    """A counter-offer from the original's addressee back to its creator: the addressee
+    gives `gives` and asks `wants` in return."""
+
+    gives: OfferSideIn = Field(default_factory=OfferSideIn)
+    wants: OfferSideIn = Field(default_factory=OfferSideIn)
+    expires_in: int = Field(default=DEFAULT_OFFER_TTL_SECONDS, ge=1, le=MAX_OFFER_TTL_SECONDS)
+
+
+class AdjustmentIn(_Strict):
+    """Goods granted to, or consumed from, one player, and why (one of the server's
+    configured reasons: quest_reward, loot, craft, repair, fee by default)."""
+
+    items: list[ItemLineIn] = Field(default_factory=list, max_length=MAX_LINES)
+    gold: int = Field(default=0, ge=0, le=MAX_GOLD)
+    reason: str = Field(min_length=1, max_length=32)
+
+    def to_domain(self, kind: AdjustmentKind, player_id: int) -> Adjustment:
+        lines = tuple(ItemLine(i.item_id, i.quantity) for i in self.items)
+        return Adjustment(kind, player_id, lines, self.gold, self.reason)
+
+
 def player_view(catalog: Catalog, state: PlayerState) -> dict[str, Any]:
     names, values = catalog.names, catalog.values
     # a held item the catalog does not know answers with name and value null
@@ -97,6 +120,8 @@ def player_view(catalog: Catalog, state: PlayerState) -> dict[str, Any]:
         "version": state.version,
         "created_at": state.created_at,
         "items": items,
+        # escrow: part of the totals above that open offers hold (not free to use)
+        "held": state.escrow_document(),
     }
 
 

@@ -14,6 +14,7 @@ store lives in one slot and a script may touch keys it computes):
                                        grows (redis_offers.py)
     {bazaar}:seq:player         string last player id (ids are 1, 2, 3, ... with no gap)
     {bazaar}:seq:trade          string last trade id
+    {bazaar}:seq:adjustment     string last grant/consumption id (redis_economy.py)
     {bazaar}:trades             hash   trade_id -> outcome document (JSON, as get_trade returns)
     {bazaar}:clock              string last event instant, microseconds since the epoch
     {bazaar}:outbox             stream entry id 0-<seq>: event_id, event_type, occurred_at,
@@ -69,6 +70,7 @@ from bazaar.store.base import (
     TradeCall,
     new_event_ids,
 )
+from bazaar.store.redis_economy import RedisEconomy
 from bazaar.store.redis_history import RedisHistory
 from bazaar.store.redis_offers import RedisOffers
 from bazaar.store.redis_outbox import RedisOutbox
@@ -120,7 +122,9 @@ def _state(player_id: int, raw: dict[bytes, bytes]) -> PlayerState:
     )
 
 
-class RedisStore(RedisOutbox, RedisRetention, RedisOffers, RedisHistory, RedisTokens, Store):
+class RedisStore(
+    RedisOutbox, RedisRetention, RedisOffers, RedisHistory, RedisTokens, RedisEconomy, Store
+):
     def __init__(self, client: redis.Redis, catalog: Catalog, *, prefix: str = PREFIX) -> None:
         self.catalog = catalog
         self.client = client

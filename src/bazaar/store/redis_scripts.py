@@ -54,3 +54,7 @@ def create_player_script(catalog: Catalog) -> str:
 
 def offer_step_script(catalog: Catalog) -> str:
     return common_prelude(catalog) + lua_source("offer_step")
+
+
+def adjust_script(catalog: Catalog) -> str:
+    return common_prelude(catalog) + lua_source("adjust")

@@ -46,6 +46,7 @@ from bazaar.store.base import (
     TradeCall,
 )
 from bazaar.store.sqlite_batch import TradeBatch
+from bazaar.store.sqlite_economy import ADJUSTMENTS_SCHEMA, SQLiteEconomy
 from bazaar.store.sqlite_offers import OFFERS_SCHEMA, SQLiteOffers
 from bazaar.store.sqlite_outbox import OUTBOX_SCHEMA, SQLiteOutbox, upgrade_consumers
 from bazaar.store.sqlite_retention import RETENTION_SCHEMA, SQLiteRetention
@@ -106,7 +107,7 @@ def sqlite_path(url: str) -> Path:
     return Path(url[len(prefix) :])
 
 
-class SQLiteStore(SQLiteOutbox, SQLiteRetention, SQLiteOffers, Store):
+class SQLiteStore(SQLiteOutbox, SQLiteRetention, SQLiteOffers, SQLiteEconomy, Store):
     # Connections and the writer lock are per process (see _db).
     capabilities = StoreCapabilities(forkable=True)
 
@@ -122,7 +123,9 @@ class SQLiteStore(SQLiteOutbox, SQLiteRetention, SQLiteOffers, Store):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             db = self._db()
-            db.executescript(_SCHEMA + OFFERS_SCHEMA + OUTBOX_SCHEMA + RETENTION_SCHEMA)
+            db.executescript(
+                _SCHEMA + OFFERS_SCHEMA + OUTBOX_SCHEMA + RETENTION_SCHEMA + ADJUSTMENTS_SCHEMA
+            )
             upgrade_consumers(db)
             upgrade_players(db)
         except sqlite3.Error as exc:

@@ -69,6 +69,8 @@ def outcome_json(outcome: TradeOutcome) -> bytes:
     if isinstance(outcome, Accepted):
         doc["player_1"] = _state_document(outcome.player_1)
         doc["player_2"] = _state_document(outcome.player_2)
+        if outcome.fee_1 or outcome.fee_2:
+            doc["fees"] = [outcome.fee_1, outcome.fee_2]
     else:
         doc["reason"] = outcome.reason.value
         doc["detail"] = outcome.detail

@@ -114,6 +114,12 @@ class ApiMetrics:
             ["transition"],
             registry=reg,
         )
+        self.adjustments = Counter(
+            "bazaar_adjustments_total",
+            "Grants (faucets) and consumptions (sinks) applied through the API, by reason",
+            ["kind", "reason"],
+            registry=reg,
+        )
         self.store_errors = Counter(
             "bazaar_store_errors_total",
             "Requests that failed on the server side (store unavailable, unexpected error)",
@@ -146,6 +152,9 @@ class ApiMetrics:
 
     def offer(self, transition: str) -> None:
         self.offers.labels(transition).inc()
+
+    def adjustment(self, kind: str, reason: str) -> None:
+        self.adjustments.labels(kind, reason).inc()
 
     def offer_result(self, result: OfferResult) -> None:
         """An offer moved (accepted, declined, cancelled, failed); an accept ran a trade."""
