@@ -1,10 +1,10 @@
-"""`bazaar serve`'s process: the API under uvicorn, with the relay, the lake follower and
-the retention sweeper beside it, all built by bootstrap.py.
+"""`bazaar serve`'s process: the API under uvicorn, with the relay, the lake follower, the
+retention sweeper and the offer expiry sweeper beside it, all built by bootstrap.py.
 
 `prepare` checks everything a bad setting can break (store URL, durations, key file, rate
 limits, connection limits) before a port is bound; `Server.run` then serves until
-stopped and stops what it started. One relay and one sweeper per server, never in the
-workers: they read the outbox the workers write.
+stopped and stops what it started. One relay and one of each sweeper per server, never in
+the workers: they read the outbox the workers write, and expire each offer once.
 """
 
 from __future__ import annotations
@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bazaar.bootstrap import build_app, build_store, follow_store, http_limits, retention_policy
+from bazaar.bootstrap import (
+    adjustment_reasons,
+    build_app,
+    build_store,
+    follow_store,
+    http_limits,
+    retention_policy,
+)
 from bazaar.config import Settings, export_to_environ
 from bazaar.domain.errors import BazaarError
 from bazaar.telemetry.logs import announce, configure_logging, uvicorn_log_config
@@ -47,6 +54,7 @@ class Server:
         import uvicorn
 
         from bazaar.api.app import combined_health
+        from bazaar.store.expiry import ExpirySweeper
         from bazaar.store.retention import RetentionSweeper, format_duration, outbox_health
 
         settings, store, policy = self.settings, self.store, self.retention
@@ -74,6 +82,13 @@ class Server:
             f" passed), trades {format_duration(policy.trades)}; `bazaar outbox status` shows"
             " what is held"
         )
+        expiry = ExpirySweeper(build_store(settings)).start()
+        announce("  offers: expired on time (within ~1 s of expires_at), holds released")
+        if settings.trade_fee_bps:
+            announce(
+                f"  trade fee: {settings.trade_fee_bps / 100:g} % of the gold a side gives,"
+                " paid on top and burned"
+            )
         balance_table: Path | None = None  # the workers' table, removed when serving ends
         try:
             if settings.workers <= 1:
@@ -95,6 +110,7 @@ class Server:
             if balance_table is not None:
                 balance_table.unlink(missing_ok=True)
             sweeper.stop()
+            expiry.stop()
             if relay is not None:
                 relay.stop()
 
@@ -152,6 +168,7 @@ def prepare(settings: Settings, kafka: KafkaSettings | None = None) -> Server:
     configure_logging(settings.log_format, settings.log_level)
     try:
         policy = retention_policy(settings)
+        adjustment_reasons(settings)  # a bad reason list or fee fails before binding
         store = build_store(settings)  # opened here too, so a bad URL fails before binding
     except (BazaarError, ValueError) as exc:
         raise ServeRefused(str(exc)) from exc

@@ -42,6 +42,16 @@ class HeldItem(BaseModel):
     quantity: int
 
 
+class ItemLine(BaseModel):
+    item_id: int
+    quantity: int
+
+
+class Escrow(BaseModel):
+    gold: int
+    items: list[ItemLine]
+
+
 class Player(BaseModel):
     player_id: int
     username: str
@@ -51,6 +61,18 @@ class Player(BaseModel):
     version: int
     created_at: Instant
     items: list[HeldItem]
+    held: Escrow | None = Field(
+        default=None,
+        description="escrow: the part of gold and items open offers hold (still counted"
+        " above, not free to trade, offer or consume); absent in a trade's answer",
+    )
+
+
+class AdjustedPlayer(Player):
+    """POST /players/{id}/grants or /consumptions: the player after it, and its id."""
+
+    grant_id: int | None = Field(default=None, description="a grant's id")
+    consumption_id: int | None = Field(default=None, description="a consumption's id")
 
 
 class TradeResult(BaseModel):
@@ -63,11 +85,6 @@ class TradeResult(BaseModel):
     player_2: Player | None = Field(default=None, description="when accepted")
     reason: RejectionReason | None = Field(default=None, description="when rejected")
     detail: str | None = Field(default=None, description="when rejected")
-
-
-class ItemLine(BaseModel):
-    item_id: int
-    quantity: int
 
 
 class TradeSideRecord(BaseModel):
@@ -111,6 +128,15 @@ class Offer(BaseModel):
     trade_id: int | None = Field(default=None, description="the trade an accept executed")
     reason: str | None = Field(default=None, description="why an accepted offer failed")
     detail: str | None = None
+    counter_of: int | None = Field(default=None, description="the offer this one answers")
+    countered_by: int | None = Field(default=None, description="the offer that answered it")
+
+
+class OfferCountered(BaseModel):
+    """POST /offers/{id}/counter: the counter-offer, and the original it replaced."""
+
+    offer: Offer
+    countered: Offer
 
 
 class OfferList(BaseModel):
@@ -148,5 +174,5 @@ class HistoryPage(BaseModel):
 
 ANSWERS: tuple[type[BaseModel], ...] = (
     Error, HeldItem, Player, TradeResult, TradeRecord, Offer, OfferList, OfferActed,
-    PlayerToken, HistoryPage,
+    PlayerToken, HistoryPage, OfferCountered, AdjustedPlayer,
 )  # fmt: skip

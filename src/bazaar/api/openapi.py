@@ -19,19 +19,21 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 from bazaar import __version__
 from bazaar.api.answer_schemas import (
     ANSWERS,
+    AdjustedPlayer,
     Error,
     HistoryPage,
     Offer,
     OfferActed,
+    OfferCountered,
     OfferList,
     Player,
     PlayerToken,
     TradeRecord,
     TradeResult,
 )
-from bazaar.api.schemas import MAX_ID, OfferIn, PlayerIn, TradeIn
+from bazaar.api.schemas import MAX_ID, AdjustmentIn, CounterIn, OfferIn, PlayerIn, TradeIn
 
-REQUESTS: tuple[type[BaseModel], ...] = (PlayerIn, TradeIn, OfferIn)
+REQUESTS: tuple[type[BaseModel], ...] = (PlayerIn, TradeIn, OfferIn, CounterIn, AdjustmentIn)
 
 
 def _json(model: type[BaseModel]) -> dict[str, Any]:
@@ -43,7 +45,9 @@ _ERROR_TEXT = {
     403: "the credential may not act on, or read, this player, trade or offer",
     404: "unknown id (an id that is not 1 to 2^63-1 in ASCII digits is unknown too)",
     408: "the request head, or its body, did not arrive within the request timeout",
-    409: "offer not open (accepted, declined, cancelled, expired or failed)",
+    409: "offer not open (accepted, declined, cancelled, expired, failed or countered), or"
+    " goods not free or not fitting (reason insufficient_items, insufficient_gold,"
+    " capacity_exceeded)",
     410: "existed, but left the store after its retention (reason archived); the lake holds it",
     413: "body over 64 KiB",
     415: "a body that is not Content-Type: application/json",
@@ -87,7 +91,7 @@ def _id_param(name: str) -> dict[str, Any]:
 
 
 _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]  # enforced when keys are configured
-_STATUSES = ["open", "accepted", "declined", "cancelled", "expired", "failed"]
+_STATUSES = ["open", "accepted", "declined", "cancelled", "expired", "failed", "countered"]
 
 
 def _query(name: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
@@ -167,8 +171,9 @@ def _paths() -> dict[str, Any]:
         )},
         "/offers": {
             "post": _operation(
-                "Offer a trade to another player (player token: from its player)",
-                {201: ("the open offer", Offer)}, errors=(403, 404, 422), body=OfferIn,
+                "Offer a trade to another player (player token: from its player); its"
+                " gives are held in escrow until it ends",
+                {201: ("the open offer", Offer)}, errors=(403, 404, 409, 422), body=OfferIn,
             ),
             "get": _operation(
                 "Offers made by or to a player, newest first", {200: ("offers", OfferList)},
@@ -205,6 +210,20 @@ def _paths() -> dict[str, Any]:
             f"{verb.capitalize()} an open offer (its {who}, or a server key)",
             {200: ("the offer after the change", OfferActed)},
             errors=(403, 404, 409), params=[offer_id],
+        )}  # fmt: skip
+    paths["/offers/{offer_id}/counter"] = {"post": _operation(
+        "Answer an open offer with a counter-offer (its addressee, or a server key): the"
+        " original becomes countered, its holds released, and the counter-offer opens from"
+        " the addressee to the creator with its gives held",
+        {201: ("offer: the counter-offer; countered: the original", OfferCountered)},
+        errors=(403, 404, 409, 422), params=[offer_id], body=CounterIn,
+    )}  # fmt: skip
+    for verb, what in (("grants", "Grant goods to"), ("consumptions", "Consume goods of")):
+        paths[f"/players/{{player_id}}/{verb}"] = {"post": _operation(
+            f"{what} a player (server key only): a faucet or a sink, with a reason from the"
+            " server's list (--adjustment-reasons)",
+            {201: ("the player after it", AdjustedPlayer)},
+            errors=(403, 404, 409, 422), params=[player_id, _IDEMPOTENCY], body=AdjustmentIn,
         )}  # fmt: skip
     return paths
 

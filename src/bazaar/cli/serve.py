@@ -76,7 +76,30 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="open connections per worker; more are answered 503 and closed (default 1000)",
     )
     add_retention_flags(p)
+    add_economy_flags(p)
     p.set_defaults(func=run)
+
+
+def add_economy_flags(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group(
+        "economy",
+        "faucets and sinks besides player creation: POST /players/{id}/grants and"
+        " /consumptions (server key), and a trade fee; see docs/EVENTS.md",
+    )
+    group.add_argument(
+        "--trade-fee-bps",
+        type=int,
+        metavar="N",
+        help="charge a trade fee of N basis points (0-10000; 250 = 2.5 %%) of the gold each"
+        " side gives, paid on top by that side and removed from the economy (default 0)",
+    )
+    group.add_argument(
+        "--adjustment-reasons",
+        metavar="LIST",
+        help="comma-separated reasons a grant or consumption may give, e.g."
+        " quest_reward,loot,craft,repair,fee,event_prize (default quest_reward,loot,craft,"
+        "repair,fee)",
+    )
 
 
 def add_retention_flags(p: argparse.ArgumentParser) -> None:
@@ -135,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
         trade_retention=args.trade_retention,
         consumer_timeout=args.consumer_timeout,
         idempotency_window=args.idempotency_window,
+        trade_fee_bps=args.trade_fee_bps,
+        adjustment_reasons=args.adjustment_reasons,
     )
     serve(settings, kafka=kafka_settings(args, settings))
     return 0
