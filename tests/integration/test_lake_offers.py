@@ -45,9 +45,9 @@ def make_offers(store: Store) -> None:
     for actor in (Actor(a), SERVER):
         cancelled = store.create_offer(food_for_gold(a, c), 600)
         act(cancelled.offer_id, OfferAction.CANCEL, actor)
-    milk_for_gold = TradeRequest(TradeSide(c, gold=450), TradeSide(a, (ItemLine(MILK, 2),)))
+    milk_for_gold = TradeRequest(TradeSide(c, (ItemLine(MILK, 2),)), TradeSide(a, gold=450))
     failing = store.create_offer(milk_for_gold, 600)
-    store.execute_trade(TradeRequest(TradeSide(c, gold=100), TradeSide(b, gold=0)))
+    store.execute_trade(TradeRequest(TradeSide(a, gold=100), TradeSide(b, gold=0)))
     assert act(failing.offer_id, OfferAction.ACCEPT, Actor(a)).offer.status is OfferStatus.FAILED
     store.create_offer(food_for_gold(c, a), 600)  # stays open
     expiring = store.create_offer(food_for_gold(b, a), 1)

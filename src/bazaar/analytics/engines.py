@@ -25,7 +25,17 @@ if TYPE_CHECKING:
     from bazaar.lake.watermark import LakeSnapshot
 
 # The tables questions read (dead_letters is for operators, not analysts).
-LAKE_TABLES = ("players", "trades", "trade_items", "rejected_trades", "player_states", "holdings")
+LAKE_TABLES = (
+    "players",
+    "trades",
+    "trade_items",
+    "rejected_trades",
+    "player_states",
+    "holdings",
+    "adjustments",
+    "adjustment_items",
+    "trade_fees",
+)
 ENGINES = ("duckdb", "spark")
 
 # Functions Spark SQL has and DuckDB lacks, defined for DuckDB so one SQL text serves both.

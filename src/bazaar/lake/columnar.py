@@ -58,6 +58,7 @@ _SIDE = pa.struct(
         ("distinct_items", _I),
         ("items_value", _I),
         ("items_held", _I),
+        ("fee", _I),  # read only to send a trade that paid a fee to the strict path
     ]
 )
 _PAYLOAD = pa.struct(
@@ -312,6 +313,8 @@ def _accepted_by_fast_path(env: pa.Table) -> pa.Array:
             fine = pc.and_(fine, whole if whole is not None else _valid(values))
         for side in ("player_1", "player_2"):
             sides = pc.struct_field(payload, side)
+            if kind == TRADE_ACCEPTED:  # a fee lands in trade_fees: the strict path's work
+                fine = pc.and_(fine, pc.invert(_valid(pc.struct_field(sides, "fee"))))
             for name in _REQUIRED_OF_SIDE.get(kind, ()):
                 values = pc.struct_field(sides, name)
                 if name == "items" and kind == TRADE_ACCEPTED:

@@ -13,9 +13,9 @@ reference it must agree with and the fallback for every event it does not vouch 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -23,8 +23,32 @@ import pyarrow as pa
 
 from bazaar.codec import MalformedEvent, decode_document
 from bazaar.domain.clock import EPOCH, micros
-from bazaar.domain.events import PLAYER_CREATED, TRADE_ACCEPTED, TRADE_REJECTED
+from bazaar.domain.events import (
+    ADJUSTMENT_EVENT_TYPES,
+    PLAYER_CREATED,
+    TRADE_ACCEPTED,
+    TRADE_REJECTED,
+)
 from bazaar.domain.offers import OFFER_EVENT_TYPES
+from bazaar.lake.fields import (
+    _ONE_US,
+    _element,
+    _instant,
+    _int,
+    _list,
+    _obj,
+    _optional,
+    _quantities,
+    _str,
+    _summary,
+)
+from bazaar.lake.tables_economy import (
+    ADJUSTMENTS,
+    ECONOMY_SCHEMAS,
+    TRADE_FEES,
+    adjustment_rows,
+    fee_rows,
+)
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -156,9 +180,10 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("event_date", _S, False),
     ),
 }
+SCHEMAS.update(ECONOMY_SCHEMAS)  # adjustments, adjustment_items, trade_fees
 TABLES: tuple[str, ...] = tuple(SCHEMAS)
 # Every valid event has exactly one row in exactly one of these: the duplicate filter's memory.
-PRIMARY_TABLES = (PLAYERS, TRADES, REJECTED_TRADES, OFFERS)
+PRIMARY_TABLES = (PLAYERS, TRADES, REJECTED_TRADES, OFFERS, ADJUSTMENTS)
 PARTITION_COLUMN = "event_date"
 
 Row = tuple[Any, ...]
@@ -171,77 +196,6 @@ class EventRows:
     event_id: str
     event_date: str
     rows: dict[str, list[Row]] = field(default_factory=dict)
-
-
-_ONE_US = timedelta(microseconds=1)
-
-
-def _instant(value: object, where: str) -> tuple[int, str]:
-    """(microseconds since the epoch, UTC date) of an ISO-8601 instant with a zone."""
-    if not isinstance(value, str):
-        raise MalformedEvent(f"{where}: expected an ISO-8601 instant, got {type(value).__name__}")
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise MalformedEvent(f"{where}: not an ISO-8601 instant: {value[:40]!r}") from None
-    offset = moment.utcoffset()
-    if offset is None:
-        raise MalformedEvent(f"{where}: instant without a time zone: {value[:40]!r}")
-    if offset:
-        moment = moment.astimezone(UTC)
-    return micros(moment), f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
-
-
-def _int(doc: Mapping[str, Any], key: str, where: str) -> int:
-    value = doc.get(key)
-    if type(value) is not int:  # bool is an int subclass: refuse it too
-        raise MalformedEvent(f"{where}.{key}: expected an integer, got {value!r:.40}")
-    return value
-
-
-def _str(doc: Mapping[str, Any], key: str, where: str) -> str:
-    value = doc.get(key)
-    if not isinstance(value, str):
-        raise MalformedEvent(f"{where}.{key}: expected a string, got {value!r:.40}")
-    return value
-
-
-def _obj(doc: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
-    value = doc.get(key)
-    if not isinstance(value, dict):
-        raise MalformedEvent(f"{where}.{key}: expected an object")
-    return value
-
-
-def _list(doc: Mapping[str, Any], key: str, where: str) -> list[Any]:
-    """A list whose elements the caller checks are objects (`_element`), in the same pass."""
-    value = doc.get(key)
-    if type(value) is not list:
-        raise MalformedEvent(f"{where}.{key}: expected a list of objects")
-    return value
-
-
-def _element(value: object, where: str) -> dict[str, Any]:
-    if type(value) is not dict:
-        raise MalformedEvent(f"{where}: expected a list of objects")
-    return value
-
-
-def _quantities(lines: list[Any], where: str) -> list[tuple[int, int]]:
-    out = []
-    for x in lines:
-        line = _element(x, where)
-        out.append((_int(line, "item_id", where), _int(line, "quantity", where)))
-    return out
-
-
-def _summary(doc: Mapping[str, Any], where: str) -> tuple[int, int, int, int]:
-    return (
-        _int(doc, "version", where),
-        _int(doc, "distinct_items", where),
-        _int(doc, "items_value", where),
-        _int(doc, "items_held", where),
-    )
 
 
 def event_rows(raw: bytes, source: str, position: int) -> EventRows:
@@ -265,6 +219,9 @@ def event_rows(raw: bytes, source: str, position: int) -> EventRows:
         _trade_rejected(payload, at, out, source, position)
     elif event_type in OFFER_EVENT_TYPES:
         _offer_event(event_type, payload, at, out, source, position)
+    elif event_type in ADJUSTMENT_EVENT_TYPES:
+        ids = (out.event_id, out.event_date)
+        out.rows.update(adjustment_rows(event_type, payload, at, ids, source, position))
     else:
         raise MalformedEvent(f"envelope.event_type: unknown type {event_type[:40]!r}")
     return out
@@ -359,6 +316,9 @@ def _trade_accepted(p: dict[str, Any], at: int, out: EventRows, source: str, pos
     out.rows[PLAYER_STATES] = states
     if holdings:
         out.rows[HOLDINGS] = holdings
+    fees = fee_rows(p, at, (eid, date))
+    if fees:
+        out.rows[TRADE_FEES] = fees
 
 
 def _trade_rejected(p: dict[str, Any], at: int, out: EventRows, source: str, pos: int) -> None:
@@ -397,13 +357,6 @@ _OFFER_STATUS = {
     "offer_countered": "countered",
 }
 assert set(_OFFER_STATUS) == set(OFFER_EVENT_TYPES)
-
-
-def _optional(doc: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
-    value = doc.get(key)
-    if value is not None and type(value) is not kind:
-        raise MalformedEvent(f"{where}.{key}: expected {kind.__name__} or null, got {value!r:.40}")
-    return value
 
 
 def _offered(side: dict[str, Any], where: str) -> tuple[int, int, int | None, str]:
