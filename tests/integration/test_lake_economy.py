@@ -1,7 +1,8 @@
 """The economy reaches the lake: grants, consumptions and trade fees land in their tables
 through `bazaar ingest` from a real store, nothing is dead-lettered, and the conservation
 audit (creations + grants - consumptions - fees) says "conserved" after a run with all of
-them, escrowed offers, counters and expiries included, and catches a forged duplication."""
+them, escrowed offers, counters and expiries included, and catches a forged duplication;
+`bazaar ask economy` reports the flows, the money supply and the offer funnel."""
 
 from __future__ import annotations
 
@@ -68,10 +69,27 @@ def test_the_audit_counts_faucets_and_sinks_and_catches_a_forged_duplication(
 
     engine = open_engine("duckdb", str(lake))
     try:
-        audit = ask(engine, ["exploits"])["exploits"]["conservation"]
+        answers = ask(engine, ["exploits", "economy"])
     finally:
         engine.close()
+    audit = answers["exploits"]["conservation"]
     assert audit["conserved"] is True, audit["items"]
+    economy = answers["economy"]
+    flows = {(f["flow"], f["direction"]): f["gold"] for f in economy["flows"]}
+    assert flows == {
+        ("player creation", "faucet"): 1500,
+        ("grant: quest_reward", "faucet"): 300,
+        ("grant: loot", "faucet"): 120,
+        ("consumption: repair", "sink"): -75,
+        ("trade fee", "sink"): -14,
+    }
+    supply = economy["money_supply"]
+    assert (supply["supply"], supply["inflation_pct"]) == (1831, 22.07)
+    assert supply["over_time"][-1]["gold_supply"] == 1831
+    assert economy["offer_funnel"] == {
+        "created": 5, "accepted": 1, "declined": 0, "countered": 1, "expired": 1,
+        "cancelled": 1, "failed": 0, "open": 1,
+    }  # fmt: skip
     gold = next(r for r in audit["items"] if r["item_id"] == 0)
     assert gold["created"] == 1500 + 300 + 120 - 75 - 14 == gold["held"]
 

@@ -32,6 +32,7 @@ LAKE_TABLES = (
     "rejected_trades",
     "player_states",
     "holdings",
+    "offers",
     "adjustments",
     "adjustment_items",
     "trade_fees",

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bazaar.analytics.asking import AskOptions, Json, run_query
+from bazaar.analytics.economy_question import economy
 from bazaar.analytics.engines import Engine
 from bazaar.analytics.exploits import find_exploits
 from bazaar.analytics.prices import market_prices
@@ -107,6 +108,7 @@ QUESTIONS: dict[str, Question] = {
         Question("trade_graph", "Trade graph summary", trade_graph),
         Question("prices", "Market prices (median gold per unit sold)", market_prices),
         Question("exploits", "Exploit detectors", find_exploits),
+        Question("economy", "Faucets and sinks, money supply and inflation, offer funnel", economy),
     )
 }
 

@@ -49,6 +49,15 @@ def answer_tables(qid: str, answer: Json) -> list[Table]:
         if "against_truth" in answer:
             tables.append(truth_table(answer["against_truth"]))
         return tables
+    if qid == "economy" and isinstance(answer, Mapping):
+        supply = dict(answer.get("money_supply") or {})
+        over_time = supply.pop("over_time", [])
+        return [
+            rows_table("economy / faucets and sinks (sinks negative)", answer["flows"]),
+            record_table("economy / money supply (gold)", supply or None),
+            rows_table("economy / gold supply over time", over_time),
+            record_table("economy / offer funnel", answer.get("offer_funnel")),
+        ]
     if isinstance(answer, list):
         return [rows_table(title, answer)]
     return [record_table(title, answer)]

@@ -9,5 +9,7 @@ WITH spans AS (
   UNION ALL
   SELECT min(unix_micros(executed_at)), max(unix_micros(executed_at))
   FROM rejected_trades WHERE executed_at <= $at
+  UNION ALL
+  SELECT min(unix_micros(a.at)), max(unix_micros(a.at)) FROM adjustments a WHERE a.at <= $at
 )
 SELECT min(first_us) AS first_us, max(last_us) AS last_us FROM spans
