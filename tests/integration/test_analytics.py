@@ -290,11 +290,19 @@ def test_duckdb_native_parquet_answers_as_the_arrow_dataset_does(economy: Econom
     """DuckDB reads a local lake's Parquet files itself (partition values from the paths);
     every answer, ever and as of a moment mid-run, equals the Arrow dataset's."""
     middle = AskOptions(at=parse_at(economy.states[len(economy.states) // 2][3]))
+    from deltalake import DeltaTable
+
+    with_files = {
+        t for t in LAKE_TABLES
+        if (economy.lake / t).exists() and DeltaTable(str(economy.lake / t)).files()
+    }  # fmt: skip
+    assert {"players", "trades", "player_states", "holdings"} <= with_files
     answers = []
     for native in (True, False):
         engine = DuckDBEngine(economy.lake, native_parquet=native)
         try:
-            assert engine.native_tables == (set(LAKE_TABLES) if native else set())
+            # a table this run never wrote (no offers, grants or fees) has no file to read
+            assert engine.native_tables == (with_files if native else set())
             answers.append((ask(engine, ["all"]), ask(engine, ["all"], middle)))
         finally:
             engine.close()

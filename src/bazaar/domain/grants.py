@@ -109,25 +109,13 @@ def apply_adjustment(adjustment: Adjustment, state: PlayerState) -> PlayerState:
                 f"player {state.player_id} would hold {total} items, capacity {state.capacity}",
             )
     else:
+        state.check_free(adjustment.items, adjustment.gold, "consumes")
         for line in adjustment.items:
-            free = state.free_items(line.item_id)
-            if free < line.quantity:
-                raise GoodsUnavailable(
-                    "insufficient_items",
-                    f"player {state.player_id} has {free} of item {line.item_id} free"
-                    f" (not held by open offers), consumes {line.quantity}",
-                )
             left = items[line.item_id] - line.quantity
             if left:
                 items[line.item_id] = left
             else:
                 del items[line.item_id]
-        if state.free_gold < adjustment.gold:
-            raise GoodsUnavailable(
-                "insufficient_gold",
-                f"player {state.player_id} has {state.free_gold} gold free"
-                f" (not held by open offers), consumes {adjustment.gold}",
-            )
         gold = state.gold - adjustment.gold
     return replace(state, gold=gold, items=items, version=state.version + 1)
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from bazaar.domain.catalog import Catalog, PlayerClass
-from bazaar.domain.errors import InvalidRequest
+from bazaar.domain.errors import GoodsUnavailable, InvalidRequest
 
 USERNAME_MAX = 32
 # Letters (any script), digits, '_', '-', '.', and inner spaces: no control or format
@@ -50,6 +50,24 @@ class PlayerState:
 
     def escrow_document(self) -> dict[str, Any]:
         return goods_document(self.held_gold, self.held_items)
+
+    def check_free(self, items: Iterable[ItemLine], gold: int, verb: str) -> None:
+        """GoodsUnavailable unless the goods no open offer holds cover `items` and `gold`
+        (items first, as a trade checks them); `verb` says what the caller does with them."""
+        for line in items:
+            free = self.free_items(line.item_id)
+            if free < line.quantity:
+                raise GoodsUnavailable(
+                    "insufficient_items",
+                    f"player {self.player_id} has {free} of item {line.item_id} free"
+                    f" (not held by open offers), {verb} {line.quantity}",
+                )
+        if self.free_gold < gold:
+            raise GoodsUnavailable(
+                "insufficient_gold",
+                f"player {self.player_id} has {self.free_gold} gold free"
+                f" (not held by open offers), {verb} {gold}",
+            )
 
     def to_document(self) -> dict[str, Any]:
         return {

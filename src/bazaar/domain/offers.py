@@ -30,7 +30,7 @@ from typing import Any
 
 from bazaar.domain.catalog import Catalog
 from bazaar.domain.clock import format_instant, parse_instant
-from bazaar.domain.errors import Forbidden, GoodsUnavailable, InvalidRequest, OfferNotOpen
+from bazaar.domain.errors import Forbidden, InvalidRequest, OfferNotOpen
 from bazaar.domain.events import OFFER_ACCEPTED as OFFER_ACCEPTED
 from bazaar.domain.events import OFFER_CANCELLED as OFFER_CANCELLED
 from bazaar.domain.events import OFFER_COUNTERED as OFFER_COUNTERED
@@ -234,20 +234,7 @@ def open_offer(
 def check_escrow(creator: PlayerState, side: TradeSide) -> None:
     """GoodsUnavailable unless the creator's free goods (not held by another open offer)
     cover what `side` gives; the same checks, in the same order, as a trade's."""
-    for line in side.items:
-        free = creator.free_items(line.item_id)
-        if free < line.quantity:
-            raise GoodsUnavailable(
-                "insufficient_items",
-                f"player {creator.player_id} has {free} of item {line.item_id} free"
-                f" (not held by open offers), gives {line.quantity}",
-            )
-    if creator.free_gold < side.gold:
-        raise GoodsUnavailable(
-            "insufficient_gold",
-            f"player {creator.player_id} has {creator.free_gold} gold free"
-            f" (not held by open offers), gives {side.gold}",
-        )
+    creator.check_free(side.items, side.gold, "gives")
 
 
 def hold(state: PlayerState, side: TradeSide, sign: int = 1) -> PlayerState:
