@@ -294,7 +294,7 @@ def test_duckdb_native_parquet_answers_as_the_arrow_dataset_does(economy: Econom
 
     with_files = {
         t for t in LAKE_TABLES
-        if (economy.lake / t).exists() and DeltaTable(str(economy.lake / t)).files()
+        if (economy.lake / t).exists() and DeltaTable(str(economy.lake / t)).file_uris()
     }  # fmt: skip
     assert {"players", "trades", "player_states", "holdings"} <= with_files
     answers = []

@@ -35,7 +35,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def make_offers(store: Store) -> None:
     """Every offer outcome at least once: accepted, declined, cancelled (by the creator and
-    by a server key), expired, failed; some offers still open."""
+    by a server key), expired, failed, countered; some offers still open."""
     a, b, c = farmers(store, 3)
     act = store.act_on_offer
     accepted = store.create_offer(food_for_gold(a, b), 600)
@@ -49,6 +49,9 @@ def make_offers(store: Store) -> None:
     failing = store.create_offer(milk_for_gold, 600)
     store.execute_trade(TradeRequest(TradeSide(a, gold=100), TradeSide(b, gold=0)))
     assert act(failing.offer_id, OfferAction.ACCEPT, Actor(a)).offer.status is OfferStatus.FAILED
+    answered = store.create_offer(food_for_gold(b, c, food=2, gold=5), 600)
+    counter = TradeRequest(TradeSide(c, gold=4), TradeSide(b, (ItemLine(MILK, 1),)))
+    store.counter_offer(answered.offer_id, counter, 600, Actor(c))  # stays open
     store.create_offer(food_for_gold(c, a), 600)  # stays open
     expiring = store.create_offer(food_for_gold(b, a), 1)
     time.sleep(1.05)
@@ -150,7 +153,7 @@ def test_every_offer_event_lands_in_offers_and_its_trade_in_trades(
     rejected = {t["trade_id"]: t for t in read_table(lake, "rejected_trades").to_pylist()}
     assert rejected[failed["trade_id"]]["reason"] == failed["reason"] == "insufficient_gold"
     by_offer = Counter(r["offer_id"] for r in rows)
-    assert sorted(by_offer.values()) == [1, 2, 2, 2, 2, 2, 2], "open offer: one event"
+    assert sorted(by_offer.values()) == [1, 1, 2, 2, 2, 2, 2, 2, 2], "open offer: one event"
 
     # Running again lands nothing more.
     assert ingest(url, lake) == 0
