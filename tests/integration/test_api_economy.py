@@ -113,6 +113,11 @@ def test_grants_and_consumptions_are_server_only_idempotent_and_ruled(
 ) -> None:
     url, server = served
     a, as_a = _farmer(url, server)
+    b, _ = _farmer(url, server)
+    holding = httpx.post(
+        f"{url}/offers", json={"to_player_id": b, "gives": {"gold": 10}}, headers=as_a
+    )
+    assert holding.status_code == 201
     grant = {"items": [{"item_id": MILK, "quantity": 10}], "gold": 25, "reason": "quest_reward"}
     path = f"{url}/players/{a}/grants"
     assert httpx.post(path, json=grant, headers=as_a).status_code == 403
@@ -122,6 +127,7 @@ def test_grants_and_consumptions_are_server_only_idempotent_and_ruled(
     again = httpx.post(path, json=grant, headers=keyed)
     assert again.status_code == 201 and again.json() == first.json()
     assert first.json()["gold"] == 525 and first.json()["grant_id"] >= 1
+    assert first.json()["held"] == {"gold": 10, "items": []}, "the answer shows the escrow"
     reused = httpx.post(path, json={**grant, "gold": 26}, headers=keyed)
     assert reused.status_code == 422 and reused.json()["reason"] == "idempotency_key_reused"
     unknown = httpx.post(path, json={**grant, "reason": "loot"}, headers=server)
@@ -133,11 +139,14 @@ def test_grants_and_consumptions_are_server_only_idempotent_and_ruled(
     )  # fmt: skip
     assert full.status_code == 409 and full.json()["reason"] == "capacity_exceeded"
     spend = f"{url}/players/{a}/consumptions"
-    repair = httpx.post(spend, json={"gold": 525, "reason": "repair"}, headers=server)
-    assert repair.status_code == 201 and repair.json()["gold"] == 0
+    held = httpx.post(spend, json={"gold": 516, "reason": "repair"}, headers=server)
+    assert held.status_code == 409 and held.json()["reason"] == "insufficient_gold"
+    assert "(not held by open offers)" in held.json()["detail"]
+    repair = httpx.post(spend, json={"gold": 515, "reason": "repair"}, headers=server)
+    assert repair.status_code == 201 and repair.json()["gold"] == 10
     broke = httpx.post(spend, json={"gold": 1, "reason": "repair"}, headers=server)
     assert broke.status_code == 409 and broke.json()["reason"] == "insufficient_gold"
     nothing = httpx.post(spend, json={"reason": "repair"}, headers=server)
     assert nothing.status_code == 422 and nothing.json()["reason"] == "empty_adjustment"
     state = httpx.get(f"{url}/players/{a}", headers=server).json()
-    assert (state["gold"], state["version"]) == (0, 3), "applied once each"
+    assert (state["gold"], state["version"]) == (10, 3), "applied once each"

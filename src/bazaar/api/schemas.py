@@ -99,7 +99,9 @@ class AdjustmentIn(_Strict):
         return Adjustment(kind, player_id, lines, self.gold, self.reason)
 
 
-def player_view(catalog: Catalog, state: PlayerState) -> dict[str, Any]:
+def player_view(catalog: Catalog, state: PlayerState, *, escrow: bool = True) -> dict[str, Any]:
+    """A player as the API shows it; `escrow`: with `held` (a trade's recorded states, in
+    POST /trades' answer, leave it out: escrow is not part of what a trade records)."""
     names, values = catalog.names, catalog.values
     # a held item the catalog does not know answers with name and value null
     items = [
@@ -111,7 +113,7 @@ def player_view(catalog: Catalog, state: PlayerState) -> dict[str, Any]:
         }
         for item_id, quantity in sorted(state.items.items())
     ]
-    return {
+    view: dict[str, Any] = {
         "player_id": state.player_id,
         "username": state.username,
         "player_class": state.player_class,
@@ -120,9 +122,10 @@ def player_view(catalog: Catalog, state: PlayerState) -> dict[str, Any]:
         "version": state.version,
         "created_at": state.created_at,
         "items": items,
-        # escrow: part of the totals above that open offers hold (not free to use)
-        "held": state.escrow_document(),
     }
+    if escrow:  # the part of the totals above that open offers hold (not free to use)
+        view["held"] = state.escrow_document()
+    return view
 
 
 def trade_result_view(catalog: Catalog, outcome: TradeOutcome) -> dict[str, Any]:
@@ -132,8 +135,8 @@ def trade_result_view(catalog: Catalog, outcome: TradeOutcome) -> dict[str, Any]
             "trade_id": outcome.trade_id,
             "status": "accepted",
             "executed_at": outcome.executed_at,
-            "player_1": player_view(catalog, outcome.player_1),
-            "player_2": player_view(catalog, outcome.player_2),
+            "player_1": player_view(catalog, outcome.player_1, escrow=False),
+            "player_2": player_view(catalog, outcome.player_2, escrow=False),
         }
     return {
         "trade_id": outcome.trade_id,

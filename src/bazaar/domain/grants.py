@@ -136,6 +136,8 @@ class Adjusted:
             "at": self.at,
             **self.adjustment.to_document(),
             "player": self.player.to_document(),
+            # escrow at the time: a retry with the same key answers the same state
+            "held": self.player.escrow_document(),
         }
 
     @staticmethod
@@ -148,12 +150,13 @@ class Adjusted:
             int(doc["gold"]),
             str(doc["reason"]),
         )
-        return Adjusted(
-            int(doc[_ID_FIELD[kind]]),
-            str(doc["at"]),
-            adjustment,
+        held = doc.get("held") or {"gold": 0, "items": []}
+        player = replace(
             PlayerState.from_document(doc["player"]),
+            held_gold=int(held["gold"]),
+            held_items={int(i["item_id"]): int(i["quantity"]) for i in held["items"]},
         )
+        return Adjusted(int(doc[_ID_FIELD[kind]]), str(doc["at"]), adjustment, player)
 
 
 def adjustment_event(catalog: Catalog, adjusted: Adjusted, *, event_id: str) -> Event:
