@@ -32,7 +32,6 @@ Keys (besides the store's):
     {bazaar}:history:indexed    string last trade id copied into the history sets
 
 Player tokens: store/redis_tokens.py.
-
 """
 
 from __future__ import annotations
@@ -100,11 +99,10 @@ class _Step:
         self.increments: list[tuple[int, str, int]] = []
         self.opened: Offer | None = None  # a new offer this step creates
 
-    def compare(self, player: _Seen, *, holds: bool = True) -> None:
-        """Write only if the player's goods (and, with `holds`, holds) are as read."""
+    def compare(self, player: _Seen) -> None:
+        """Write only if the player's goods and escrow are as read."""
         self.cas.append((player.state.player_id, "version", str(player.state.version)))
-        if holds:
-            self.cas.append((player.state.player_id, "hv", str(player.hv)))
+        self.cas.append((player.state.player_id, "hv", str(player.hv)))
 
     def hold(self, side: TradeSide, sign: int) -> None:
         """Put `side`'s gives in escrow (1) or take them out (-1)."""
