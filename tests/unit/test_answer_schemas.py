@@ -82,3 +82,20 @@ def test_error_bodies_match_the_error_schema() -> None:
 def test_a_view_unlike_its_schema_is_caught() -> None:
     with pytest.raises(NotAsDocumented, match="required"):
         _holds({"reason": "x"}, Error)
+
+
+def test_escrow_counter_offers_and_grants_match_their_schemas(catalog: Catalog) -> None:
+    from bazaar.api.answer_schemas import AdjustedPlayer, OfferCountered
+    from bazaar.domain.offers import countered, hold
+
+    state = hold(_state(1, 50, {FOOD: 10}), TradeSide(1, (ItemLine(FOOD, 4),), 20))
+    view = player_view(catalog, state)
+    assert view["held"] == {"gold": 20, "items": [{"item_id": FOOD, "quantity": 4}]}
+    _holds(view, Player)
+    _holds({**view, "grant_id": 7}, AdjustedPlayer)
+    request = TradeRequest(TradeSide(1, (ItemLine(FOOD, 4),), 20), TradeSide(2))
+    original = countered(open_offer(5, request, AT, 60), Actor(2), AT, 6)
+    counter = open_offer(6, TradeRequest(TradeSide(2, gold=1), TradeSide(1)), AT, 60, 5)
+    answer = {"offer": offer_view(catalog, counter), "countered": offer_view(catalog, original)}
+    assert answer["countered"]["countered_by"] == 6 and answer["offer"]["counter_of"] == 5
+    _holds(answer, OfferCountered)
