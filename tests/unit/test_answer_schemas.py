@@ -99,3 +99,13 @@ def test_escrow_counter_offers_and_grants_match_their_schemas(catalog: Catalog) 
     answer = {"offer": offer_view(catalog, counter), "countered": offer_view(catalog, original)}
     assert answer["countered"]["countered_by"] == 6 and answer["offer"]["counter_of"] == 5
     _holds(answer, OfferCountered)
+
+
+def test_every_offer_operation_documents_the_410_of_an_archived_offer() -> None:
+    paths = openapi_document()["paths"]
+    operations = [("get", "/offers/{offer_id}")] + [
+        ("post", f"/offers/{{offer_id}}/{verb}")
+        for verb in ("accept", "decline", "cancel", "counter")
+    ]
+    for verb, path in operations:
+        assert "410" in paths[path][verb]["responses"], f"{verb.upper()} {path} lacks 410"

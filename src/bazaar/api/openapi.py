@@ -184,7 +184,7 @@ def _paths() -> dict[str, Any]:
         },
         "/offers/{offer_id}": {"get": _operation(
             "One offer (an open offer past its expiry reads as expired)",
-            {200: ("the offer", Offer)}, errors=(403, 404), params=[offer_id],
+            {200: ("the offer", Offer)}, errors=(403, 404, 410), params=[offer_id],
         )},
         "/players/{player_id}/tokens": {
             "post": _operation(
@@ -209,14 +209,14 @@ def _paths() -> dict[str, Any]:
         paths[f"/offers/{{offer_id}}/{verb}"] = {"post": _operation(
             f"{verb.capitalize()} an open offer (its {who}, or a server key)",
             {200: ("the offer after the change", OfferActed)},
-            errors=(403, 404, 409), params=[offer_id],
+            errors=(403, 404, 409, 410), params=[offer_id],
         )}  # fmt: skip
     paths["/offers/{offer_id}/counter"] = {"post": _operation(
         "Answer an open offer with a counter-offer (its addressee, or a server key): the"
         " original becomes countered, its holds released, and the counter-offer opens from"
         " the addressee to the creator with its gives held",
         {201: ("offer: the counter-offer; countered: the original", OfferCountered)},
-        errors=(403, 404, 409, 422), params=[offer_id], body=CounterIn,
+        errors=(403, 404, 409, 410, 422), params=[offer_id], body=CounterIn,
     )}  # fmt: skip
     for verb, what in (("grants", "Grant goods to"), ("consumptions", "Consume goods of")):
         paths[f"/players/{{player_id}}/{verb}"] = {"post": _operation(
