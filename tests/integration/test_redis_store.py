@@ -108,7 +108,7 @@ def _scenario(draw: st.DrawFn) -> tuple[TradeRequest, PlayerState, PlayerState]:
 
 
 def _put(store: RedisStore, state: PlayerState) -> None:
-    key = store._key("player", state.player_id)
+    key = store.redis.key("player", state.player_id)
     mapping: dict[str, str | int] = {
         "username": state.username,
         "player_class": state.player_class,
@@ -152,7 +152,7 @@ def test_lua_rules_match_the_python_domain(
     label(str(getattr(expected, "reason", "accepted")))
     # (a trade's recorded states leave escrow out: compared through get_player below)
     assert outcome.to_document() == expected.to_document()
-    stored = store.client.hget(store._key("trades"), outcome.trade_id)
+    stored = store.client.hget(store.redis.key("trades"), outcome.trade_id)
     assert stored == orjson.dumps(expected.to_document())
     [entry] = store.read_outbox(after=store.outbox_head() - 1, limit=1)
     event = trade_event(CATALOG, expected, event_id=entry.event_id)
@@ -298,7 +298,7 @@ def test_stopped_redis_gives_503_and_never_half_a_trade(
     assert holdings(store) == supply(catalog, store), "gold or items created or destroyed"
     events = outbox_events(store)
     traded = sorted(e["payload"]["trade_id"] for e in events if "trade_id" in e["payload"])
-    recorded = int(store.client.get(store._key("seq", "trade")) or 0)
+    recorded = int(store.client.get(store.redis.key("seq", "trade")) or 0)
     assert traded == list(range(1, recorded + 1)), "one event per recorded trade"
     store.close()
 

@@ -138,7 +138,7 @@ def test_a_frozen_redis_is_store_unavailable_then_recovers(
     assert all(isinstance(o, Accepted | Rejected) for o in after)
     time.sleep(0.2)  # the timed-out batch may have run once Redis resumed: never twice
     assert holdings(store) == supply(CATALOG, store)
-    recorded = int(store.client.get(store._key("seq", "trade")) or 0)
+    recorded = int(store.client.get(store.redis.key("seq", "trade")) or 0)
     assert recorded in (5, 10)
     traded = [e for e in outbox_events(store) if "trade_id" in e["payload"]]
     assert len(traded) == recorded

@@ -35,7 +35,7 @@ with its Idempotency-Key and gets the recorded result.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -49,7 +49,6 @@ from bazaar.domain.errors import (
     ArchivedTrade,
     BazaarError,
     InvalidRequest,
-    StoreUnavailable,
     UnknownPlayer,
     UnknownTrade,
 )
@@ -72,6 +71,7 @@ from bazaar.store.base import (
 )
 from bazaar.store.redis_economy import RedisEconomy
 from bazaar.store.redis_history import RedisHistory
+from bazaar.store.redis_keyspace import RedisKeyspace, player_state
 from bazaar.store.redis_offers import RedisOffers
 from bazaar.store.redis_outbox import RedisOutbox
 from bazaar.store.redis_retention import RedisRetention
@@ -95,33 +95,6 @@ def _exact(value: int, name: str) -> str:
     return str(value)
 
 
-def _state(player_id: int, raw: dict[bytes, bytes]) -> PlayerState:
-    items: dict[int, int] = {}
-    held: dict[int, int] = {}
-    fields: dict[str, str] = {}
-    for field, value in raw.items():
-        name = field.decode()
-        if name.startswith("item:"):
-            items[int(name[5:])] = int(value)
-        elif name.startswith("held:"):
-            if int(value):
-                held[int(name[5:])] = int(value)
-        else:
-            fields[name] = value.decode()
-    return PlayerState(
-        player_id=player_id,
-        username=fields["username"],
-        player_class=fields["player_class"],
-        gold=int(fields["gold"]),
-        items=items,
-        capacity=int(fields["capacity"]),
-        version=int(fields["version"]),
-        created_at=fields["created_at"],
-        held_gold=int(fields.get("held_gold", 0)),
-        held_items=held,
-    )
-
-
 class RedisStore(
     RedisOutbox, RedisRetention, RedisOffers, RedisHistory, RedisTokens, RedisEconomy, Store
 ):
@@ -129,16 +102,18 @@ class RedisStore(
         self.catalog = catalog
         self.client = client
         self.prefix = prefix
+        # What every part (outbox, retention, offers, history, tokens, economy) reaches
+        # Redis through: no part calls another part's or this class's private methods.
+        self.redis = RedisKeyspace(client, prefix)
         trade = trade_script(catalog)
         self._trade = client.register_script(trade)
         self._create = client.register_script(create_player_script(catalog))
-        self._outbox = f"{prefix}outbox"
         self._trade_keys = [
-            self._key("clock"),
-            self._key("seq", "trade"),
-            self._key("seq", "outbox"),
-            self._key("trades"),
-            self._outbox,
+            self.redis.key("clock"),
+            self.redis.key("seq", "trade"),
+            self.redis.key("seq", "outbox"),
+            self.redis.key("trades"),
+            self.redis.outbox,
         ]
         self._on_loop = _script_caller(client, self._trade.sha, trade)
         # Two batches in flight overlap this process's work with the script; api/batching.py
@@ -159,24 +134,12 @@ class RedisStore(
         )
         return cls(client, catalog)
 
-    def _key(self, *parts: object) -> str:
-        return self.prefix + ":".join(str(p) for p in parts)
-
-    def _call(self, what: str, action: Callable[[], Any]) -> Any:
-        # Any: redis-py types replies as bytes | str | None whatever the client's decoding.
-        try:
-            return action()
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise StoreUnavailable(f"redis unreachable during {what}: {exc}") from exc
-        except redis.RedisError as exc:  # OOM, READONLY replica, LOADING, ...
-            raise StoreUnavailable(f"redis refused {what}: {exc}") from exc
-
     # -- writes --------------------------------------------------------------------------
 
     def _idem_args(self, idem: Idempotency | None) -> tuple[str, str]:
         if idem is None:
-            return self._key("idem", "-"), ""
-        return self._key("idem", idem.key), idem.fingerprint
+            return self.redis.key("idem", "-"), ""
+        return self.redis.key("idem", idem.key), idem.fingerprint
 
     def create_player(self, new: NewPlayer, idempotency: Idempotency | None = None) -> PlayerState:
         pc = _resolve_class(self.catalog, new.player_class)
@@ -196,13 +159,13 @@ class RedisStore(
         for item_id, quantity in pc.items:
             args += [item_id, quantity]
         keys = [
-            self._key("seq", "player"),
+            self.redis.key("seq", "player"),
             idem_key,
-            self._key("clock"),
-            self._outbox,
-            self._key("seq", "outbox"),
+            self.redis.key("clock"),
+            self.redis.outbox,
+            self.redis.key("seq", "outbox"),
         ]
-        reply = self._call("create_player", lambda: self._create(keys=keys, args=args))
+        reply = self.redis.call("create_player", lambda: self._create(keys=keys, args=args))
         if reply[0] == b"reused" and idempotency is not None:  # else 'ok' or 'dup': a state
             raise idempotency.reused()
         return PlayerState.from_document(orjson.loads(reply[1]))
@@ -221,7 +184,9 @@ class RedisStore(
         for start in range(0, len(batch), MAX_SCRIPT_BATCH):
             args, sent = self._script_args(batch, start, results)
             if sent:
-                reply = self._call("execute_trades", partial(self._trade, self._trade_keys, args))
+                reply = self.redis.call(
+                    "execute_trades", partial(self._trade, self._trade_keys, args)
+                )
                 _settle(batch, sent, reply, results)
         return [r for r in results if r is not None]
 
@@ -263,17 +228,18 @@ class RedisStore(
 
     # -- reads ---------------------------------------------------------------------------
 
-    def _state_of(self, player_id: int, raw: dict[bytes, bytes]) -> PlayerState:
-        return _state(player_id, raw)
-
     def get_player(self, player_id: int) -> PlayerState:
-        raw = self._call("get_player", lambda: self.client.hgetall(self._key("player", player_id)))
+        raw = self.redis.call(
+            "get_player", lambda: self.client.hgetall(self.redis.key("player", player_id))
+        )
         if not raw:
             raise UnknownPlayer(player_id)
-        return _state(player_id, raw)
+        return player_state(player_id, raw)
 
     def player_ids(self) -> list[int]:
-        last = self._call("player_ids", lambda: self.client.get(self._key("seq", "player")))
+        last = self.redis.call(
+            "player_ids", lambda: self.client.get(self.redis.key("seq", "player"))
+        )
         return list(range(1, int(last) + 1)) if last else []
 
     def players(self) -> list[PlayerState]:
@@ -283,14 +249,16 @@ class RedisStore(
             # MULTI/EXEC: one consistent view of all players, as SQLite's single SELECT.
             pipe = self.client.pipeline(transaction=True)
             for pid in ids:
-                pipe.hgetall(self._key("player", pid))
+                pipe.hgetall(self.redis.key("player", pid))
             return pipe.execute()
 
-        raws = self._call("players", snapshot)
-        return [_state(pid, raw) for pid, raw in zip(ids, raws, strict=True) if raw]
+        raws = self.redis.call("players", snapshot)
+        return [player_state(pid, raw) for pid, raw in zip(ids, raws, strict=True) if raw]
 
     def get_trade(self, trade_id: int) -> TradeOutcome:
-        raw = self._call("get_trade", lambda: self.client.hget(self._key("trades"), trade_id))
+        raw = self.redis.call(
+            "get_trade", lambda: self.client.hget(self.redis.key("trades"), trade_id)
+        )
         if raw is None:
             if 0 < trade_id <= self.archived().trades:
                 raise ArchivedTrade(trade_id)
@@ -298,7 +266,7 @@ class RedisStore(
         return outcome_from_document(orjson.loads(raw))
 
     def ping(self) -> None:
-        self._call("ping", self.client.ping)
+        self.redis.call("ping", self.client.ping)
 
     def durability_warning(self) -> str | None:
         """A sentence for the operator when this Redis keeps nothing across a restart."""

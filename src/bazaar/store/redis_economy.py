@@ -1,4 +1,4 @@
-"""Grants and consumptions for the Redis store (mixed into RedisStore).
+"""Grants and consumptions for the Redis store (a part of RedisStore).
 
 Decided in Python with the domain's own rules (`grants.apply_adjustment`) on the state just
 read, then written by ONE Lua script (store/lua/adjust.lua) that first checks the player has
@@ -10,9 +10,8 @@ is free). If it moved, nothing is written and the step is recomputed. The adjust
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -21,12 +20,9 @@ from bazaar.domain.catalog import Catalog
 from bazaar.domain.errors import StoreUnavailable, UnknownPlayer
 from bazaar.domain.grants import Adjusted, Adjustment, AdjustmentKind, apply_adjustment
 from bazaar.domain.grants import adjustment_event as _event
-from bazaar.domain.model import PlayerState
+from bazaar.store.redis_keyspace import RedisKeyspace, player_state
 from bazaar.store.redis_scripts import adjust_script
 from bazaar.store.trading import Idempotency
-
-if TYPE_CHECKING:
-    import redis
 
 MAX_ATTEMPTS = 64
 _ID_SENTINEL = 4_503_599_627_370_493  # replaced by @@ADJ@@ before the script runs
@@ -38,48 +34,39 @@ def _template(raw: bytes, kind: AdjustmentKind) -> str:
 
 
 class RedisEconomy:
-    """The economy half of RedisStore; relies on its client, key helpers and error mapping."""
+    """The economy half of RedisStore; reaches Redis through the store's RedisKeyspace."""
 
     catalog: Catalog
     idempotency_ttl: int
 
     if TYPE_CHECKING:  # provided by RedisStore
-        client: redis.Redis
-        prefix: str
-        _outbox: str
-
-        def _key(self, *parts: object) -> str: ...
-        def _call(self, what: str, action: Callable[[], Any]) -> Any: ...
-        def _state_of(self, player_id: int, raw: dict[bytes, bytes]) -> PlayerState: ...
-
-    _adjust_script: Any = None
+        redis: RedisKeyspace
 
     def adjust(self, adjustment: Adjustment, idempotency: Idempotency | None = None) -> Adjusted:
-        if self._adjust_script is None:
-            self._adjust_script = self.client.register_script(adjust_script(self.catalog))
-        idem_key = self._key("idem", idempotency.key if idempotency else "-")
+        adjust = self.redis.script("adjust", partial(adjust_script, self.catalog))
+        idem_key = self.redis.key("idem", idempotency.key if idempotency else "-")
         fingerprint = idempotency.fingerprint if idempotency else ""
         keys = [
-            self._key("clock"),
-            self._outbox,
-            self._key("seq", "outbox"),
-            self._key("seq", "adjustment"),
+            self.redis.key("clock"),
+            self.redis.outbox,
+            self.redis.key("seq", "outbox"),
+            self.redis.key("seq", "adjustment"),
             idem_key,
         ]
-        player_key = self._key("player", adjustment.player_id)
+        player_key = self.redis.key("player", adjustment.player_id)
         for _ in range(MAX_ATTEMPTS):
             if idempotency is not None:  # a retry answers the first result, whatever now
-                seen = self._call(
-                    "adjust", lambda: self.client.hmget(idem_key, "fingerprint", "result")
+                seen = self.redis.call(
+                    "adjust", lambda: self.redis.client.hmget(idem_key, "fingerprint", "result")
                 )
                 if seen[0] is not None:
                     if seen[0].decode() != fingerprint:
                         raise idempotency.reused()
                     return Adjusted.from_document(orjson.loads(seen[1]))
-            raw = self._call("adjust", lambda: self.client.hgetall(player_key))
+            raw = self.redis.call("adjust", lambda: self.redis.client.hgetall(player_key))
             if not raw:
                 raise UnknownPlayer(adjustment.player_id)
-            state = self._state_of(adjustment.player_id, raw)
+            state = player_state(adjustment.player_id, raw)
             after = apply_adjustment(adjustment, state)  # GoodsUnavailable: nothing written
             adjusted = Adjusted(_ID_SENTINEL, "@@AT1@@", adjustment, after)
             event = _event(self.catalog, adjusted, event_id=str(uuid.uuid4()))
@@ -93,7 +80,7 @@ class RedisEconomy:
                 else:
                     dels.append(f"item:{line.item_id}")
             args: list[str | int] = [
-                self.prefix,
+                self.redis.prefix,
                 adjustment.player_id,
                 str(state.version),
                 raw.get(b"hv", b"0").decode() if consuming else "",
@@ -108,7 +95,7 @@ class RedisEconomy:
                 len(dels),
                 *dels,
             ]
-            reply = self._call("adjust", partial(self._adjust_script, keys, args))
+            reply = self.redis.call("adjust", partial(adjust, keys, args))
             if reply[0] in (b"ok", b"dup"):
                 return Adjusted.from_document(orjson.loads(reply[1]))
             if reply[0] == b"reused" and idempotency is not None:

@@ -1,4 +1,4 @@
-"""Player history for the Redis store (mixed into RedisStore): a player's trades and offers,
+"""Player history for the Redis store (a part of RedisStore): a player's trades and offers,
 newest first, from the sorted sets `{bazaar}:history:<player>` (keys: redis_offers.py).
 
 Trades reach the history sets lazily (at the next history read, from the trades hash), so
@@ -7,7 +7,6 @@ the trade script stays untouched and the trade hot path pays nothing for history
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -19,22 +18,18 @@ from bazaar.domain.model import PlayerState
 from bazaar.domain.offers import Offer, check_cursor
 from bazaar.domain.trading import outcome_from_document
 from bazaar.store.base import HistoryEntry, HistoryPage
+from bazaar.store.redis_keyspace import RedisKeyspace
 from bazaar.store.retained import Archived
-
-if TYPE_CHECKING:
-    import redis
 
 _INDEX_CHUNK = 1000
 
 
 class RedisHistory:
-    """The history half of RedisStore; relies on its client, key helpers and offers."""
+    """The history half of RedisStore; reaches Redis through the store's RedisKeyspace."""
 
     if TYPE_CHECKING:  # provided by RedisStore
-        client: redis.Redis
+        redis: RedisKeyspace
 
-        def _key(self, *parts: object) -> str: ...
-        def _call(self, what: str, action: Callable[[], Any]) -> Any: ...
         def get_player(self, player_id: int) -> PlayerState: ...
         def get_offer(self, offer_id: int) -> Offer: ...
         def archived(self) -> Archived: ...
@@ -42,17 +37,19 @@ class RedisHistory:
     def _index_new_trades(self) -> None:
         """Copy trades written since the last history read into the players' history sets.
         Concurrent readers may copy the same trades: ZADD makes that harmless."""
-        indexed_key = self._key("history", "indexed")
+        indexed_key = self.redis.key("history", "indexed")
 
         def positions() -> list[Any]:
-            return list(self.client.mget(indexed_key, self._key("seq", "trade")))
+            return list(self.redis.client.mget(indexed_key, self.redis.key("seq", "trade")))
 
-        done_raw, head_raw = self._call("history", positions)
+        done_raw, head_raw = self.redis.call("history", positions)
         done, head = int(done_raw or 0), int(head_raw or 0)
         while done < head:
             ids = list(range(done + 1, min(head, done + _INDEX_CHUNK) + 1))
-            docs = self._call("history", partial(self.client.hmget, self._key("trades"), ids))
-            pipe = self.client.pipeline(transaction=False)
+            docs = self.redis.call(
+                "history", partial(self.redis.client.hmget, self.redis.key("trades"), ids)
+            )
+            pipe = self.redis.client.pipeline(transaction=False)
             for trade_id, raw in zip(ids, docs, strict=True):
                 if raw is None:
                     continue
@@ -60,9 +57,9 @@ class RedisHistory:
                 score = instant_micros(doc["executed_at"])
                 for side in ("player_1", "player_2"):
                     pid = doc["request"][side]["player_id"]
-                    pipe.zadd(self._key("history", pid), {f"t:{trade_id}": score})
+                    pipe.zadd(self.redis.key("history", pid), {f"t:{trade_id}": score})
             pipe.set(indexed_key, ids[-1])
-            self._call("history", pipe.execute)
+            self.redis.call("history", pipe.execute)
             done = ids[-1]
 
     def player_history(
@@ -74,10 +71,10 @@ class RedisHistory:
             check_cursor(before)
             top = f"({instant_micros(before)}"
         self._index_new_trades()
-        members = self._call(
+        members = self.redis.call(
             "history",
-            lambda: self.client.zrevrangebyscore(
-                self._key("history", player_id), top, "-inf", start=0, num=limit + 1
+            lambda: self.redis.client.zrevrangebyscore(
+                self.redis.key("history", player_id), top, "-inf", start=0, num=limit + 1
             ),
         )
         # An entry whose record the retention sweep dropped meanwhile is left out.
@@ -93,7 +90,9 @@ class RedisHistory:
     def _entry(self, member: str) -> HistoryEntry | None:
         kind, _, ref = member.partition(":")
         if kind == "t":
-            raw = self._call("history", lambda: self.client.hget(self._key("trades"), ref))
+            raw = self.redis.call(
+                "history", lambda: self.redis.client.hget(self.redis.key("trades"), ref)
+            )
             if raw is None:
                 return None
             trade = outcome_from_document(orjson.loads(raw))

@@ -1,4 +1,4 @@
-"""Offers for the Redis store (mixed into RedisStore); player history: redis_history.py.
+"""Offers for the Redis store (a part of RedisStore); player history: redis_history.py.
 
 An offer transition is decided in Python with the domain's own code (`execute_trade` for an
 accept, `domain.offers` for the state machine) on the states just read, then written by ONE
@@ -37,7 +37,7 @@ Player tokens: store/redis_tokens.py.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -72,11 +72,9 @@ from bazaar.domain.offers import (
 )
 from bazaar.domain.trading import Accepted, execute_trade, normalise, outcome_from_document
 from bazaar.store.base import CounterResult, OfferResult
+from bazaar.store.redis_keyspace import RedisKeyspace, player_state
 from bazaar.store.redis_scripts import offer_step_script
 from bazaar.store.retained import Archived
-
-if TYPE_CHECKING:
-    import redis
 
 # Recomputations before giving up on an offer whose players keep trading meanwhile.
 MAX_ATTEMPTS = 64
@@ -157,58 +155,50 @@ def _player_writes(old: PlayerState, new: PlayerState) -> tuple[int, list[str], 
 
 
 class RedisOffers:
-    """The offer half of RedisStore; relies on its client, key helpers and error mapping."""
+    """The offer half of RedisStore; reaches Redis through the store's RedisKeyspace."""
 
     catalog: Catalog
     trade_fee_bps: int
 
     if TYPE_CHECKING:  # provided by RedisStore
-        client: redis.Redis
-        prefix: str
-        _outbox: str
+        redis: RedisKeyspace
 
-        def _key(self, *parts: object) -> str: ...
-        def _call(self, what: str, action: Callable[[], Any]) -> Any: ...
         def get_player(self, player_id: int) -> PlayerState: ...
         def archived(self) -> Archived: ...
-        def _state_of(self, player_id: int, raw: dict[bytes, bytes]) -> PlayerState: ...
-
-    _offer_script: Any = None
 
     def _run_step(
         self, offer_id: int, head: Sequence[str | int], step: _Step, also: Offer | None = None
     ) -> list[bytes]:
         """Run one offer step on `offer_id`; `also`: a second, new offer it creates (a
         counter-offer), returned as the reply's fourth element."""
-        if self._offer_script is None:
-            self._offer_script = self.client.register_script(offer_step_script(self.catalog))
+        offer = self.redis.script("offer_step", partial(offer_step_script, self.catalog))
         keys = [
-            self._key("clock"),
-            self._outbox,
-            self._key("seq", "outbox"),
-            self._key("seq", "trade"),
-            self._key("trades"),
+            self.redis.key("clock"),
+            self.redis.outbox,
+            self.redis.key("seq", "outbox"),
+            self.redis.key("seq", "trade"),
+            self.redis.key("trades"),
         ]
-        args = step.args([self.prefix, offer_id, *head])
+        args = step.args([self.redis.prefix, offer_id, *head])
         if also is None:
             args.append(0)
         else:
             args += [1, also.offer_id, also.status.value, _body_text(also.to_document())]
-        reply: list[bytes] = self._call("offer step", lambda: self._offer_script(keys, args))
+        reply: list[bytes] = self.redis.call("offer step", lambda: offer(keys, args))
         return reply
 
     # -- offers --------------------------------------------------------------------------
 
     def _seen(self, player_id: int) -> _Seen:
-        key = self._key("player", player_id)
-        raw = self._call("player", lambda: self.client.hgetall(key))
+        key = self.redis.key("player", player_id)
+        raw = self.redis.call("player", lambda: self.redis.client.hgetall(key))
         if not raw:
             raise UnknownPlayer(player_id)
-        return _Seen(self._state_of(player_id, raw), int(raw.get(b"hv", 0)))
+        return _Seen(player_state(player_id, raw), int(raw.get(b"hv", 0)))
 
     def _next_offer_id(self) -> int:
-        counter = self._key("seq", "offer")
-        return int(self._call("offer id", lambda: self.client.incr(counter)))
+        counter = self.redis.key("seq", "offer")
+        return int(self.redis.call("offer id", lambda: self.redis.client.incr(counter)))
 
     def create_offer(self, request: TradeRequest, ttl_seconds: int) -> Offer:
         request = normalise(request)
@@ -249,7 +239,9 @@ class RedisOffers:
         step.opened = template
 
     def get_offer(self, offer_id: int) -> Offer:
-        raw = self._call("get_offer", lambda: self.client.hget(self._key("offer", offer_id), "doc"))
+        raw = self.redis.call(
+            "get_offer", lambda: self.redis.client.hget(self.redis.key("offer", offer_id), "doc")
+        )
         if raw is None:
             if 0 < offer_id <= self.archived().offers:
                 raise ArchivedOffer(offer_id)
@@ -260,18 +252,19 @@ class RedisOffers:
         self, player_id: int, status: OfferStatus | None = None, limit: int = 100
     ) -> list[Offer]:
         self.get_player(player_id)
-        ids = self._call(
-            "list_offers", lambda: self.client.zrevrange(self._key("offers", player_id), 0, -1)
+        ids = self.redis.call(
+            "list_offers",
+            lambda: self.redis.client.zrevrange(self.redis.key("offers", player_id), 0, -1),
         )
 
         def docs() -> list[Any]:
-            pipe = self.client.pipeline(transaction=False)
+            pipe = self.redis.client.pipeline(transaction=False)
             for oid in ids:
-                pipe.hget(self._key("offer", oid.decode()), "doc")
+                pipe.hget(self.redis.key("offer", oid.decode()), "doc")
             return pipe.execute()
 
         now = format_instant(datetime.now(UTC))
-        raws = self._call("list_offers", docs)
+        raws = self.redis.call("list_offers", docs)
         offers = [Offer.from_document(orjson.loads(d)).seen_at(now) for d in raws if d]
         return [o for o in offers if status is None or o.status is status][:limit]
 
@@ -374,17 +367,17 @@ class RedisOffers:
         raise StoreUnavailable(f"offer {offer_id}: its players kept changing; try again")
 
     def expire_due_offers(self, limit: int = 500) -> int:
-        key = self._key("offers", "open")
+        key = self.redis.key("offers", "open")
         now = instant_micros(format_instant(datetime.now(UTC)))
-        due = self._call(
-            "expire", lambda: self.client.zrangebyscore(key, "-inf", now, start=0, num=limit)
+        due = self.redis.call(
+            "expire", lambda: self.redis.client.zrangebyscore(key, "-inf", now, start=0, num=limit)
         )
         done = 0
         for raw_id in due:
             try:
                 offer = self.get_offer(int(raw_id))
             except (UnknownOffer, ArchivedOffer):
-                self._call("expire", partial(self.client.zrem, key, raw_id))
+                self.redis.call("expire", partial(self.redis.client.zrem, key, raw_id))
                 continue
             if offer.status is not OfferStatus.OPEN:  # ended meanwhile; its step unindexed it
                 continue

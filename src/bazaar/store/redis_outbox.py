@@ -1,4 +1,4 @@
-"""The outbox reader port for the Redis store (mixed into RedisStore): reading the stream,
+"""The outbox reader port for the Redis store (a part of RedisStore): reading the stream,
 consumer positions, and releasing what every registered consumer has passed.
 
 Keys (besides the store's):
@@ -16,13 +16,10 @@ meanwhile is either counted or finds its entries released and stops (OutboxRelea
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from bazaar.store.outbox import ConsumerPosition, OutboxEntry
-
-if TYPE_CHECKING:
-    import redis
+from bazaar.store.redis_keyspace import RedisKeyspace
 
 # KEYS: outbox stream, consumers hash, released mark.  ARGV: the highest seq retention allows.
 # Returns {entries trimmed, released mark after}.
@@ -43,25 +40,19 @@ return {trimmed, upto}
 
 
 class RedisOutbox:
-    """The outbox half of RedisStore; relies on its client, key helpers and error mapping."""
+    """The outbox half of RedisStore; reaches Redis through the store's RedisKeyspace."""
 
     if TYPE_CHECKING:  # provided by RedisStore
-        client: redis.Redis
-        _outbox: str
-
-        def _key(self, *parts: object) -> str: ...
-        def _call(self, what: str, action: Callable[[], Any]) -> Any: ...
-
-    _release_script: Any = None
+        redis: RedisKeyspace
 
     def _outbox_rows(self, after: int, limit: int) -> list[tuple[int, dict[bytes, bytes]]]:
         """Up to `limit` outbox entries past seq `after`, as (seq, fields): an entry's stream
         id is `0-<seq>`, so the seq order is the stream's own."""
         if limit <= 0:
             return []
-        rows = self._call(
+        rows = self.redis.call(
             "read_outbox",
-            lambda: self.client.xrange(self._outbox, min=f"0-{after + 1}", count=limit),
+            lambda: self.redis.client.xrange(self.redis.outbox, min=f"0-{after + 1}", count=limit),
         )
         return [(int(entry_id.split(b"-", 1)[1]), fields) for entry_id, fields in rows]
 
@@ -82,47 +73,53 @@ class RedisOutbox:
         return [(seq, fields[b"body"]) for seq, fields in self._outbox_rows(after, limit)]
 
     def outbox_head(self) -> int:
-        last = self._call("outbox_head", lambda: self.client.get(self._key("seq", "outbox")))
+        last = self.redis.call(
+            "outbox_head", lambda: self.redis.client.get(self.redis.key("seq", "outbox"))
+        )
         return int(last) if last else 0
 
     def outbox_released(self) -> int:
-        mark = self._call(
-            "outbox_released", lambda: self.client.get(self._key("outbox", "released"))
+        mark = self.redis.call(
+            "outbox_released", lambda: self.redis.client.get(self.redis.key("outbox", "released"))
         )
         return int(mark) if mark else 0
 
     def release_outbox(self, upto: int) -> int:
         if upto <= 0:
             return 0
-        if self._release_script is None:
-            self._release_script = self.client.register_script(_RELEASE)
-        keys = [self._outbox, self._key("consumers"), self._key("outbox", "released")]
-        trimmed, _ = self._call("release_outbox", lambda: self._release_script(keys, [upto]))
+        release = self.redis.script("release_outbox", _RELEASE)
+        keys = [
+            self.redis.outbox,
+            self.redis.key("consumers"),
+            self.redis.key("outbox", "released"),
+        ]
+        trimmed, _ = self.redis.call("release_outbox", lambda: release(keys, [upto]))
         return int(trimmed)
 
     def consumer_position(self, consumer: str) -> int:
-        seq = self._call(
-            "consumer_position", lambda: self.client.hget(self._key("consumers"), consumer)
+        seq = self.redis.call(
+            "consumer_position",
+            lambda: self.redis.client.hget(self.redis.key("consumers"), consumer),
         )
         return int(seq) if seq else 0
 
     def commit_position(self, consumer: str, seq: int) -> None:
         def record() -> None:
-            pipe = self.client.pipeline(transaction=True)
-            pipe.hset(self._key("consumers"), consumer, seq)
-            pipe.hset(self._key("consumers", "seen"), consumer, repr(time.time()))
+            pipe = self.redis.client.pipeline(transaction=True)
+            pipe.hset(self.redis.key("consumers"), consumer, seq)
+            pipe.hset(self.redis.key("consumers", "seen"), consumer, repr(time.time()))
             pipe.execute()
 
-        self._call("commit_position", record)
+        self.redis.call("commit_position", record)
 
     def consumers(self) -> list[ConsumerPosition]:
         def both() -> list[Any]:
-            pipe = self.client.pipeline(transaction=True)
-            pipe.hgetall(self._key("consumers"))
-            pipe.hgetall(self._key("consumers", "seen"))
+            pipe = self.redis.client.pipeline(transaction=True)
+            pipe.hgetall(self.redis.key("consumers"))
+            pipe.hgetall(self.redis.key("consumers", "seen"))
             return list(pipe.execute())
 
-        positions, seen = self._call("consumers", both)
+        positions, seen = self.redis.call("consumers", both)
         return [
             ConsumerPosition(name.decode(), int(positions[name]), float(seen.get(name, 0)))
             for name in sorted(positions)
@@ -130,9 +127,9 @@ class RedisOutbox:
 
     def drop_consumer(self, consumer: str) -> bool:
         def drop() -> list[Any]:
-            pipe = self.client.pipeline(transaction=True)
-            pipe.hdel(self._key("consumers"), consumer)
-            pipe.hdel(self._key("consumers", "seen"), consumer)
+            pipe = self.redis.client.pipeline(transaction=True)
+            pipe.hdel(self.redis.key("consumers"), consumer)
+            pipe.hdel(self.redis.key("consumers", "seen"), consumer)
             return list(pipe.execute())
 
-        return bool(self._call("drop_consumer", drop)[0])
+        return bool(self.redis.call("drop_consumer", drop)[0])

@@ -1,4 +1,4 @@
-"""The retained-records port for the Redis store (mixed into RedisStore): retention marks,
+"""The retained-records port for the Redis store (a part of RedisStore): retention marks,
 and dropping trade records, resolved offers and their history entries once old enough.
 
 Keys (besides the store's):
@@ -18,16 +18,13 @@ few milliseconds away from the trade path, and the archived mark moves with the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from bazaar.store.redis_keyspace import RedisKeyspace
 from bazaar.store.retained import Archived, RetentionMark
-
-if TYPE_CHECKING:
-    import redis
 
 _TRADE_SLICE = 20_000  # ids per script run: ~5 ms of Redis time
 _HISTORY_SLICE = 200  # players whose history set one sweep visits
@@ -67,34 +64,34 @@ def _mark(raw: bytes) -> RetentionMark:
 
 
 class RedisRetention:
-    """The retention half of RedisStore; relies on its client, key helpers, error mapping."""
+    """The retention half of RedisStore; reaches Redis through the store's RedisKeyspace."""
 
     if TYPE_CHECKING:  # provided by RedisStore
-        client: redis.Redis
+        redis: RedisKeyspace
 
-        def _key(self, *parts: object) -> str: ...
-        def _call(self, what: str, action: Callable[[], Any]) -> Any: ...
-
-    _mark_script: Any = None
     _drop_script: Any = None
 
     def add_retention_mark(self, at: float) -> RetentionMark:
-        if self._mark_script is None:
-            self._mark_script = self.client.register_script(_MARK)
+        mark = self.redis.script("retention_mark", _MARK)
         keys = [
-            self._key("retention", "marks"),
-            self._key("seq", "outbox"),
-            self._key("seq", "trade"),
-            self._key("seq", "offer"),
-            self._key("clock"),
+            self.redis.key("retention", "marks"),
+            self.redis.key("seq", "outbox"),
+            self.redis.key("seq", "trade"),
+            self.redis.key("seq", "offer"),
+            self.redis.key("clock"),
         ]
-        return _mark(self._call("retention mark", lambda: self._mark_script(keys, [repr(at)])))
+        return _mark(self.redis.call("retention mark", lambda: mark(keys, [repr(at)])))
 
     def _newest_mark(self, before: float) -> tuple[bytes, float] | None:
-        rows = self._call(
+        rows = self.redis.call(
             "retention mark",
-            lambda: self.client.zrevrangebyscore(
-                self._key("retention", "marks"), before, "-inf", start=0, num=1, withscores=True
+            lambda: self.redis.client.zrevrangebyscore(
+                self.redis.key("retention", "marks"),
+                before,
+                "-inf",
+                start=0,
+                num=1,
+                withscores=True,
             ),
         )
         return (rows[0][0], float(rows[0][1])) if rows else None
@@ -106,19 +103,20 @@ class RedisRetention:
     def prune_retention_marks(self, before: float) -> None:
         newest = self._newest_mark(before)
         if newest is not None:
-            key = self._key("retention", "marks")
+            key = self.redis.key("retention", "marks")
             below = f"({newest[1]!r}"
-            self._call("retention mark", lambda: self.client.zremrangebyscore(key, "-inf", below))
+            self.redis.call(
+                "retention mark", lambda: self.redis.client.zremrangebyscore(key, "-inf", below)
+            )
 
     def drop_trades(self, mark: RetentionMark, budget: int) -> int:
-        if self._drop_script is None:
-            self._drop_script = self.client.register_script(_DROP_TRADES)
-        keys = [self._key("trades"), self._key("trades", "archived")]
+        drop = self.redis.script("drop_trades", _DROP_TRADES)
+        keys = [self.redis.key("trades"), self.redis.key("trades", "archived")]
         passed = 0
         while passed < budget:
             step = min(_TRADE_SLICE, budget - passed)
             args = [mark.trade, step]
-            n = int(self._call("drop trades", partial(self._drop_script, keys, args)))
+            n = int(self.redis.call("drop trades", partial(drop, keys, args)))
             passed += n
             if n < step:
                 break
@@ -128,9 +126,10 @@ class RedisRetention:
     def _sweep_history(self, older_than: int) -> None:
         """Remove dropped trades' entries from a slice of the players' history sets (entries
         of offers leave with their offer, in drop_offers)."""
-        cursor_key = self._key("retention", "history")
-        raw_cursor, raw_last = self._call(
-            "history sweep", lambda: self.client.mget(cursor_key, self._key("seq", "player"))
+        cursor_key = self.redis.key("retention", "history")
+        raw_cursor, raw_last = self.redis.call(
+            "history sweep",
+            lambda: self.redis.client.mget(cursor_key, self.redis.key("seq", "player")),
         )
         last_player = int(raw_last or 0)
         if last_player == 0 or older_than <= 0:
@@ -141,34 +140,37 @@ class RedisRetention:
         players = range(first, min(last_player, first + _HISTORY_SLICE - 1) + 1)
 
         def old_entries() -> list[Any]:
-            pipe = self.client.pipeline(transaction=False)
+            pipe = self.redis.client.pipeline(transaction=False)
             for pid in players:
-                pipe.zrangebyscore(self._key("history", pid), "-inf", older_than)
+                pipe.zrangebyscore(self.redis.key("history", pid), "-inf", older_than)
             return list(pipe.execute())
 
-        found = self._call("history sweep", old_entries)
+        found = self.redis.call("history sweep", old_entries)
 
         def remove() -> None:
-            pipe = self.client.pipeline(transaction=False)
+            pipe = self.redis.client.pipeline(transaction=False)
             for pid, members in zip(players, found, strict=True):
                 trades = [m for m in members if m.startswith(b"t:")]
                 if trades:
-                    pipe.zrem(self._key("history", pid), *trades)
+                    pipe.zrem(self.redis.key("history", pid), *trades)
             pipe.set(cursor_key, players[-1])
             pipe.execute()
 
-        self._call("history sweep", remove)
+        self.redis.call("history sweep", remove)
 
     def drop_offers(self, mark: RetentionMark, budget: int) -> int:
-        archived_key, held_key = self._key("offers", "archived"), self._key("offers", "held")
+        archived_key, held_key = (
+            self.redis.key("offers", "archived"),
+            self.redis.key("offers", "held"),
+        )
 
         def candidates() -> list[Any]:
-            pipe = self.client.pipeline(transaction=True)
+            pipe = self.redis.client.pipeline(transaction=True)
             pipe.get(archived_key)
             pipe.smembers(held_key)
             return list(pipe.execute())
 
-        raw_from, held = self._call("drop offers", candidates)
+        raw_from, held = self.redis.call("drop offers", candidates)
         start = int(raw_from or 0)
         upto = min(mark.offer, start + min(budget, _OFFER_SLICE))
         ids = sorted({int(h) for h in held} | set(range(start + 1, upto + 1)))
@@ -176,19 +178,19 @@ class RedisRetention:
             return 0
 
         def docs() -> list[Any]:
-            pipe = self.client.pipeline(transaction=False)
+            pipe = self.redis.client.pipeline(transaction=False)
             for oid in ids:
-                pipe.hget(self._key("offer", oid), "doc")
+                pipe.hget(self.redis.key("offer", oid), "doc")
             return list(pipe.execute())
 
-        found = self._call("drop offers", docs)
+        found = self.redis.call("drop offers", docs)
         dropped = 0
 
         def drop() -> None:
             nonlocal dropped
             # An offer read as resolved never reopens, so deleting it now is safe; one read
             # as open is held and looked at again by the next sweep.
-            pipe = self.client.pipeline(transaction=True)
+            pipe = self.redis.client.pipeline(transaction=True)
             for oid, raw in zip(ids, found, strict=True):
                 doc = orjson.loads(raw) if raw is not None else None
                 if doc is not None and doc["status"] == "open":
@@ -198,23 +200,25 @@ class RedisRetention:
                 if doc is None:
                     continue
                 dropped += 1
-                pipe.delete(self._key("offer", oid))
+                pipe.delete(self.redis.key("offer", oid))
                 for side in ("player_1", "player_2"):
                     pid = doc["request"][side]["player_id"]
-                    pipe.zrem(self._key("offers", pid), oid)
-                    pipe.zrem(self._key("history", pid), f"o:{oid}")
+                    pipe.zrem(self.redis.key("offers", pid), oid)
+                    pipe.zrem(self.redis.key("history", pid), f"o:{oid}")
             if upto > start:
                 pipe.set(archived_key, upto)
             pipe.execute()
 
-        self._call("drop offers", drop)
+        self.redis.call("drop offers", drop)
         return dropped
 
     def archived(self) -> Archived:
-        trades, offers = self._call(
+        trades, offers = self.redis.call(
             "archived",
             partial(
-                self.client.mget, self._key("trades", "archived"), self._key("offers", "archived")
+                self.redis.client.mget,
+                self.redis.key("trades", "archived"),
+                self.redis.key("offers", "archived"),
             ),
         )
         return Archived(int(trades or 0), int(offers or 0))

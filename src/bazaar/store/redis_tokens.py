@@ -1,4 +1,4 @@
-"""Player tokens for the Redis store (mixed into RedisStore).
+"""Player tokens for the Redis store (a part of RedisStore).
 
 Keys:
 
@@ -13,12 +13,11 @@ the hash, on the first revoke.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
-if TYPE_CHECKING:
-    import redis
+from bazaar.store.redis_keyspace import RedisKeyspace
 
+if TYPE_CHECKING:
     from bazaar.domain.model import PlayerState
 
 _SCAN_PAGE = 1000
@@ -26,58 +25,58 @@ _SCAN_PAGE = 1000
 
 class RedisTokens:
     if TYPE_CHECKING:  # provided by RedisStore
-        client: redis.Redis
+        redis: RedisKeyspace
 
-        def _key(self, *parts: object) -> str: ...
-        def _call(self, what: str, action: Callable[[], Any]) -> Any: ...
         def get_player(self, player_id: int) -> PlayerState: ...
 
     def add_player_token(self, player_id: int, token_hash: str) -> None:
         self.get_player(player_id)
 
         def add() -> None:
-            pipe = self.client.pipeline(transaction=True)
-            pipe.hset(self._key("tokens"), token_hash, player_id)
-            pipe.sadd(self._key("tokens", "of", player_id), token_hash)
+            pipe = self.redis.client.pipeline(transaction=True)
+            pipe.hset(self.redis.key("tokens"), token_hash, player_id)
+            pipe.sadd(self.redis.key("tokens", "of", player_id), token_hash)
             pipe.execute()
 
-        self._call("add_player_token", add)
+        self.redis.call("add_player_token", add)
 
     def player_for_token(self, token_hash: str) -> int | None:
-        raw = self._call(
-            "player_for_token", lambda: self.client.hget(self._key("tokens"), token_hash)
+        raw = self.redis.call(
+            "player_for_token", lambda: self.redis.client.hget(self.redis.key("tokens"), token_hash)
         )
         return int(raw) if raw is not None else None
 
     def revoke_player_tokens(self, player_id: int) -> int:
         self.get_player(player_id)
-        self._call("revoke_player_tokens", self._index_old_tokens)
-        owned = self._key("tokens", "of", player_id)
+        self.redis.call("revoke_player_tokens", self._index_old_tokens)
+        owned = self.redis.key("tokens", "of", player_id)
 
         def revoke() -> int:
-            hashes = list(self.client.smembers(owned))
+            hashes = list(self.redis.client.smembers(owned))
             if not hashes:
                 return 0
-            pipe = self.client.pipeline(transaction=True)
-            pipe.hdel(self._key("tokens"), *hashes)
+            pipe = self.redis.client.pipeline(transaction=True)
+            pipe.hdel(self.redis.key("tokens"), *hashes)
             pipe.srem(owned, *hashes)
             removed, _ = pipe.execute()
             return int(removed)
 
-        count: int = self._call("revoke_player_tokens", revoke)
+        count: int = self.redis.call("revoke_player_tokens", revoke)
         return count
 
     def _index_old_tokens(self) -> None:
-        done = self._key("tokens", "indexed")
-        if self.client.get(done) is not None:
+        done = self.redis.key("tokens", "indexed")
+        if self.redis.client.get(done) is not None:
             return
         cursor = 0
         while True:
-            cursor, page = self.client.hscan(self._key("tokens"), cursor, count=_SCAN_PAGE)
-            pipe = self.client.pipeline(transaction=False)
+            cursor, page = self.redis.client.hscan(
+                self.redis.key("tokens"), cursor, count=_SCAN_PAGE
+            )
+            pipe = self.redis.client.pipeline(transaction=False)
             for token_hash, owner in cast("dict[Any, Any]", page).items():
-                pipe.sadd(self._key("tokens", "of", int(owner)), token_hash)
+                pipe.sadd(self.redis.key("tokens", "of", int(owner)), token_hash)
             pipe.execute()
             if cursor == 0:
                 break
-        self.client.set(done, "1")
+        self.redis.client.set(done, "1")

@@ -1,4 +1,4 @@
-"""Grants and consumptions for the SQLite store (mixed into SQLiteStore): one write
+"""Grants and consumptions for the SQLite store (a part of SQLiteStore): one write
 transaction (the unit of work, sqlite_transaction.py) applies the domain's rule
 (`grants.apply_adjustment`) to the player's state, records the adjustment and its event,
 and remembers the idempotency key, or does nothing."""
@@ -6,14 +6,13 @@ and remembers the idempotency key, or does nothing."""
 from __future__ import annotations
 
 import uuid
-from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 import orjson
 
 from bazaar.domain.catalog import Catalog
 from bazaar.domain.grants import Adjusted, Adjustment, adjustment_event, apply_adjustment
-from bazaar.store.sqlite_transaction import SQLiteTransaction
+from bazaar.store.sqlite_database import SQLiteDatabase
 from bazaar.store.trading import Idempotency
 
 ADJUSTMENTS_SCHEMA = """
@@ -28,16 +27,16 @@ CREATE TABLE IF NOT EXISTS adjustments (
 
 
 class SQLiteEconomy:
-    """The economy half of SQLiteStore; relies on its transactions."""
+    """The economy half of SQLiteStore; reaches SQLite through the store's SQLiteDatabase."""
 
     catalog: Catalog
 
     if TYPE_CHECKING:  # provided by SQLiteStore
-
-        def _transaction(self) -> AbstractContextManager[SQLiteTransaction]: ...
+        db: SQLiteDatabase
+        idempotency_ttl: int
 
     def adjust(self, adjustment: Adjustment, idempotency: Idempotency | None = None) -> Adjusted:
-        with self._transaction() as tx:
+        with self.db.transaction(self.idempotency_ttl) as tx:
             seen = tx.claimed(idempotency)
             if seen is not None:
                 return Adjusted.from_document(orjson.loads(seen))

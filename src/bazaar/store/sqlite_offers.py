@@ -1,4 +1,4 @@
-"""Offers, player tokens and player history for the SQLite store (mixed into SQLiteStore).
+"""Offers, player tokens and player history for the SQLite store (a part of SQLiteStore).
 
 Every offer write runs in one `BEGIN IMMEDIATE` transaction, the unit of work
 (`SQLiteTransaction`), so the offer row, its escrow (the creator's `held_*` columns), a
@@ -18,9 +18,8 @@ from __future__ import annotations
 import sqlite3
 import time
 import uuid
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -49,6 +48,7 @@ from bazaar.domain.trading import Rejected, TradeOutcome, normalise, outcome_fro
 from bazaar.store.base import CounterResult, HistoryEntry, HistoryPage, OfferResult
 from bazaar.store.retained import Archived
 from bazaar.store.sqlite_batch import TradeBatch
+from bazaar.store.sqlite_database import SQLiteDatabase
 from bazaar.store.sqlite_transaction import SQLiteTransaction
 
 OFFERS_SCHEMA = """
@@ -91,15 +91,15 @@ WHERE trade_id > ?
 
 
 class SQLiteOffers:
-    """The offer half of SQLiteStore; relies on its transaction and outbox helpers."""
+    """The offer half of SQLiteStore; reaches SQLite through the store's SQLiteDatabase."""
 
     catalog: Catalog
     trade_fee_bps: int
 
     if TYPE_CHECKING:  # provided by SQLiteStore
+        db: SQLiteDatabase
+        idempotency_ttl: int
 
-        def _transaction(self) -> AbstractContextManager[SQLiteTransaction]: ...
-        def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]: ...
         def get_player(self, player_id: int) -> PlayerState: ...
         def archived(self) -> Archived: ...
 
@@ -114,7 +114,7 @@ class SQLiteOffers:
         tx.append(offer_event(self.catalog, offer, event_id=str(uuid.uuid4())))
 
     def create_offer(self, request: TradeRequest, ttl_seconds: int) -> Offer:
-        with self._transaction() as tx:
+        with self.db.transaction(self.idempotency_ttl) as tx:
             return self._open(tx, normalise(request), ttl_seconds, None)
 
     def _open(
@@ -157,7 +157,7 @@ class SQLiteOffers:
         return Offer.from_document(orjson.loads(row[0]))
 
     def get_offer(self, offer_id: int) -> Offer:
-        rows = self._read("SELECT document FROM offers WHERE offer_id = ?", (offer_id,))
+        rows = self.db.read("SELECT document FROM offers WHERE offer_id = ?", (offer_id,))
         if not rows:
             if 0 < offer_id <= self.archived().offers:
                 raise ArchivedOffer(offer_id)
@@ -173,7 +173,7 @@ class SQLiteOffers:
         params: tuple[object, ...] = (player_id, player_id)
         if status is not None:
             params += (status.value,)
-        rows = self._read(
+        rows = self.db.read(
             "SELECT document FROM offers WHERE (from_player = ? OR to_player = ?)"
             + stored
             + " ORDER BY offer_id DESC",
@@ -185,7 +185,7 @@ class SQLiteOffers:
 
     def act_on_offer(self, offer_id: int, action: OfferAction, actor: Actor) -> OfferResult:
         refusal: BazaarError | None = None
-        with self._transaction() as tx:
+        with self.db.transaction(self.idempotency_ttl) as tx:
             offer = self._offer_in(tx.db, offer_id)
             check_actor(offer, action, actor)
             check_open(offer)
@@ -219,7 +219,7 @@ class SQLiteOffers:
         self, offer_id: int, request: TradeRequest, ttl_seconds: int, actor: Actor
     ) -> CounterResult:
         refusal: BazaarError | None = None
-        with self._transaction() as tx:
+        with self.db.transaction(self.idempotency_ttl) as tx:
             offer = self._offer_in(tx.db, offer_id)
             check_actor(offer, OfferAction.COUNTER, actor)
             check_open(offer)
@@ -242,7 +242,7 @@ class SQLiteOffers:
 
     def expire_due_offers(self, limit: int = 500) -> int:
         now = format_instant(datetime.now(UTC))
-        due = self._read(
+        due = self.db.read(
             "SELECT offer_id FROM offers WHERE status = 'open' AND expires_at <= ?"
             " ORDER BY expires_at LIMIT ?",
             (now, limit),
@@ -250,7 +250,7 @@ class SQLiteOffers:
         if not due:
             return 0
         expired_now = 0
-        with self._transaction() as tx:
+        with self.db.transaction(self.idempotency_ttl) as tx:
             for (offer_id,) in due:
                 offer = self._offer_in(tx.db, offer_id)
                 at = tx.now()
@@ -263,7 +263,7 @@ class SQLiteOffers:
     # -- player tokens -------------------------------------------------------------------
 
     def add_player_token(self, player_id: int, token_hash: str) -> None:
-        with self._transaction() as tx:
+        with self.db.transaction(self.idempotency_ttl) as tx:
             tx.load(player_id)
             tx.db.execute(
                 "INSERT OR REPLACE INTO player_tokens (token_hash, player_id, issued_at)"
@@ -272,11 +272,13 @@ class SQLiteOffers:
             )
 
     def player_for_token(self, token_hash: str) -> int | None:
-        rows = self._read("SELECT player_id FROM player_tokens WHERE token_hash = ?", (token_hash,))
+        rows = self.db.read(
+            "SELECT player_id FROM player_tokens WHERE token_hash = ?", (token_hash,)
+        )
         return int(rows[0][0]) if rows else None
 
     def revoke_player_tokens(self, player_id: int) -> int:
-        with self._transaction() as tx:
+        with self.db.transaction(self.idempotency_ttl) as tx:
             tx.load(player_id)
             return tx.db.execute(
                 "DELETE FROM player_tokens WHERE player_id = ?", (player_id,)
@@ -285,12 +287,12 @@ class SQLiteOffers:
     # -- history -------------------------------------------------------------------------
 
     def _index_new_trades(self) -> None:
-        last = self._read("SELECT seq FROM sqlite_sequence WHERE name = 'trades'")
-        done = self._read("SELECT value FROM meta WHERE name = 'history_trades'")
+        last = self.db.read("SELECT seq FROM sqlite_sequence WHERE name = 'trades'")
+        done = self.db.read("SELECT value FROM meta WHERE name = 'history_trades'")
         head = int(last[0][0]) if last else 0
         if head <= (int(done[0][0]) if done else 0):
             return
-        with self._transaction() as tx:
+        with self.db.transaction(self.idempotency_ttl) as tx:
             db = tx.db
             row = db.execute("SELECT value FROM meta WHERE name = 'history_trades'").fetchone()
             after = int(row[0]) if row else 0
@@ -307,7 +309,7 @@ class SQLiteOffers:
         if before is not None:
             check_cursor(before)
         self._index_new_trades()
-        rows = self._read(
+        rows = self.db.read(
             "SELECT at, kind, ref_id FROM player_history WHERE player_id = ? AND at < ?"
             " ORDER BY at DESC LIMIT ?",
             (player_id, before if before is not None else "~", limit + 1),
@@ -324,7 +326,7 @@ class SQLiteOffers:
 
     def _entry(self, at: str, kind: str, ref_id: int) -> HistoryEntry | None:
         if kind == "trade":
-            rows = self._read("SELECT outcome FROM trades WHERE trade_id = ?", (ref_id,))
+            rows = self.db.read("SELECT outcome FROM trades WHERE trade_id = ?", (ref_id,))
             if not rows:
                 return None
             return HistoryEntry("trade", at, trade=outcome_from_document(orjson.loads(rows[0][0])))

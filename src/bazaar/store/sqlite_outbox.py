@@ -1,4 +1,4 @@
-"""The outbox reader port for the SQLite store (mixed into SQLiteStore): reading the outbox,
+"""The outbox reader port for the SQLite store (a part of SQLiteStore): reading the outbox,
 consumer positions, and releasing what every registered consumer has passed.
 
 A release is one write transaction (the store's single write lock): the lowest recorded
@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bazaar.store.outbox import ConsumerPosition, OutboxEntry
+from bazaar.store.sqlite_database import SQLiteDatabase
 
 OUTBOX_SCHEMA = """
 CREATE TABLE IF NOT EXISTS consumers (
@@ -43,15 +43,14 @@ def set_meta(db: sqlite3.Connection, name: str, value: object) -> None:
 
 
 class SQLiteOutbox:
-    """The outbox half of SQLiteStore; relies on its transaction and read helpers."""
+    """The outbox half of SQLiteStore; reaches SQLite through the store's SQLiteDatabase."""
 
     if TYPE_CHECKING:  # provided by SQLiteStore
-
-        def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
-        def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]: ...
+        db: SQLiteDatabase
+        idempotency_ttl: int
 
     def read_outbox(self, after: int = 0, limit: int = 1000) -> list[OutboxEntry]:
-        rows = self._read(
+        rows = self.db.read(
             "SELECT seq, event_id, event_type, occurred_at, key, body FROM outbox"
             " WHERE seq > ? ORDER BY seq LIMIT ?",
             (after, limit),
@@ -59,20 +58,20 @@ class SQLiteOutbox:
         return [OutboxEntry(*r) for r in rows]
 
     def read_outbox_bodies(self, after: int = 0, limit: int = 1000) -> list[tuple[int, bytes]]:
-        return self._read(
+        return self.db.read(
             "SELECT seq, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
         )
 
     def outbox_head(self) -> int:
-        rows = self._read("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'")
+        rows = self.db.read("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'")
         return int(rows[0][0]) if rows else 0
 
     def outbox_released(self) -> int:
-        rows = self._read("SELECT value FROM meta WHERE name = 'outbox_released'")
+        rows = self.db.read("SELECT value FROM meta WHERE name = 'outbox_released'")
         return int(rows[0][0]) if rows else 0
 
     def release_outbox(self, upto: int) -> int:
-        with self._write() as db:
+        with self.db.write() as db:
             (lowest,) = db.execute("SELECT min(seq) FROM consumers").fetchone()
             released = meta_int(db, "outbox_released")
             if lowest is None or min(upto, lowest) <= released:
@@ -87,11 +86,11 @@ class SQLiteOutbox:
             return int(db.execute("DELETE FROM outbox WHERE seq <= ?", (upto,)).rowcount)
 
     def consumer_position(self, consumer: str) -> int:
-        rows = self._read("SELECT seq FROM consumers WHERE name = ?", (consumer,))
+        rows = self.db.read("SELECT seq FROM consumers WHERE name = ?", (consumer,))
         return int(rows[0][0]) if rows else 0
 
     def commit_position(self, consumer: str, seq: int) -> None:
-        with self._write() as db:
+        with self.db.write() as db:
             db.execute(
                 "INSERT INTO consumers (name, seq, seen_at) VALUES (?, ?, ?)"
                 " ON CONFLICT(name) DO UPDATE SET seq = excluded.seq, seen_at = excluded.seen_at",
@@ -99,9 +98,9 @@ class SQLiteOutbox:
             )
 
     def consumers(self) -> list[ConsumerPosition]:
-        rows = self._read("SELECT name, seq, seen_at FROM consumers ORDER BY name")
+        rows = self.db.read("SELECT name, seq, seen_at FROM consumers ORDER BY name")
         return [ConsumerPosition(name, int(seq), float(seen)) for name, seq, seen in rows]
 
     def drop_consumer(self, consumer: str) -> bool:
-        with self._write() as db:
+        with self.db.write() as db:
             return db.execute("DELETE FROM consumers WHERE name = ?", (consumer,)).rowcount > 0

@@ -1,4 +1,4 @@
-"""The retained-records port for the SQLite store (mixed into SQLiteStore): retention marks,
+"""The retained-records port for the SQLite store (a part of SQLiteStore): retention marks,
 dropping trade records and resolved offers once old enough, and giving the space back.
 
 Deletes run in slices of ids, each its own short write transaction: the write lock is the
@@ -12,14 +12,13 @@ are still reused, so it stops growing); `bazaar outbox vacuum` converts it once,
 from __future__ import annotations
 
 import sqlite3
-from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bazaar.domain.clock import instant_micros
 from bazaar.store.retained import Archived, RetentionMark
+from bazaar.store.sqlite_database import SQLiteDatabase
 from bazaar.store.sqlite_outbox import meta_int, set_meta
-from bazaar.store.sqlite_transaction import SQLiteTransaction
 
 RETENTION_SCHEMA = """
 CREATE TABLE IF NOT EXISTS retention_marks (
@@ -41,18 +40,14 @@ def _head(db: sqlite3.Connection, table: str) -> int:
 
 
 class SQLiteRetention:
-    """The retention half of SQLiteStore; relies on its transaction and read helpers."""
+    """The retention half of SQLiteStore; reaches SQLite through the store's SQLiteDatabase."""
 
     if TYPE_CHECKING:  # provided by SQLiteStore
-
-        def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
-        def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]: ...
-        def _transaction(self) -> AbstractContextManager[SQLiteTransaction]: ...
-        def _writer_turn(self) -> AbstractContextManager[None]: ...
-        def _db(self) -> sqlite3.Connection: ...
+        db: SQLiteDatabase
+        idempotency_ttl: int
 
     def add_retention_mark(self, at: float) -> RetentionMark:
-        with self._transaction() as tx:
+        with self.db.transaction(self.idempotency_ttl) as tx:
             db = tx.db
             last = tx.last_instant()
             mark = RetentionMark(
@@ -70,7 +65,7 @@ class SQLiteRetention:
             return mark
 
     def retention_mark(self, before: float) -> RetentionMark | None:
-        rows = self._read(
+        rows = self.db.read(
             "SELECT at, outbox, trade, offer, clock FROM retention_marks WHERE at <= ?"
             " ORDER BY at DESC LIMIT 1",
             (before,),
@@ -80,13 +75,13 @@ class SQLiteRetention:
     def prune_retention_marks(self, before: float) -> None:
         newest = self.retention_mark(before)
         if newest is not None:
-            with self._write() as db:
+            with self.db.write() as db:
                 db.execute("DELETE FROM retention_marks WHERE at < ?", (newest.at,))
 
     def drop_trades(self, mark: RetentionMark, budget: int) -> int:
         passed = 0
         while passed < budget:
-            with self._write() as db:
+            with self.db.write() as db:
                 start = meta_int(db, "trades_archived")
                 upto = min(mark.trade, start + _SLICE, start + budget - passed)
                 if upto <= start:
@@ -100,7 +95,7 @@ class SQLiteRetention:
         return passed
 
     def drop_offers(self, mark: RetentionMark, budget: int) -> int:
-        with self._write() as db:
+        with self.db.write() as db:
             start = meta_int(db, "offers_archived")
             upto = min(mark.offer, start + budget)
             # Offers still open at or below the mark stay (and are looked at again by every
@@ -122,7 +117,7 @@ class SQLiteRetention:
             return len(dropped)
 
     def archived(self) -> Archived:
-        rows = self._read(
+        rows = self.db.read(
             "SELECT name, value FROM meta WHERE name IN ('trades_archived', 'offers_archived')"
         )
         found = {name: int(value) for name, value in rows}
@@ -131,20 +126,20 @@ class SQLiteRetention:
     def compact(self) -> None:
         """Truncate free pages off the file, leaving a few for new rows (incremental vacuum
         moves pages, so it runs only once a tenth of the file is free)."""
-        rows = self._read("PRAGMA auto_vacuum")
+        rows = self.db.read("PRAGMA auto_vacuum")
         if not rows or int(rows[0][0]) != 2:  # 2 = INCREMENTAL
             return
-        pages = int(self._read("PRAGMA page_count")[0][0])
-        free = int(self._read("PRAGMA freelist_count")[0][0])
+        pages = int(self.db.read("PRAGMA page_count")[0][0])
+        free = int(self.db.read("PRAGMA freelist_count")[0][0])
         if free < max(1024, pages // 10):
             return
         give_back = free - int(pages * _KEEP_FREE)
-        with self._writer_turn():
+        with self.db.writer_turn():
             # executescript steps the pragma to the end (execute() frees one page per step).
-            self._db().executescript(f"PRAGMA incremental_vacuum({give_back});")
+            self.db.connection().executescript(f"PRAGMA incremental_vacuum({give_back});")
 
     def retention_warning(self) -> str | None:
-        rows = self._read("PRAGMA auto_vacuum")
+        rows = self.db.read("PRAGMA auto_vacuum")
         if rows and int(rows[0][0]) == 0:
             return (
                 "this SQLite file predates incremental vacuum: released space is reused but"
