@@ -6,7 +6,7 @@ unchanged: the relay publishes them as the Kafka message value and the lake deco
 from the outbox or the topic. So what was committed is byte for byte what is published and
 ingested. Encoders: both stores (SQLite through this module; Redis' offer steps through it,
 and its trade and player scripts in Lua for atomicity, pinned to it by
-tests/integration/test_redis_store.py). Decoders: the lake's strict decoder (lake/tables.py)
+tests/integration/test_redis_store.py). Decoders: the lake's strict decoder (lake/event_rows.py)
 and `decode_event`, both refusing with the one error, `MalformedEvent`.
 """
 

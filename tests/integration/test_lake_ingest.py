@@ -27,9 +27,10 @@ from bazaar.domain.catalog import load_catalog
 from bazaar.domain.model import ItemLine, TradeRequest, TradeSide
 from bazaar.domain.trading import Accepted
 from bazaar.lake.batch import Polled
+from bazaar.lake.event_rows import event_rows
 from bazaar.lake.follower import LakeFollower, lake_position, wait_for_lake
 from bazaar.lake.maintenance import compact, vacuum
-from bazaar.lake.tables import TABLES, event_rows
+from bazaar.lake.tables import TABLES
 from bazaar.lake.writer import LakeWriter
 from bazaar.store.base import OutboxEntry, Store
 from bazaar.store.sqlite import SQLiteStore

@@ -8,7 +8,8 @@ import orjson
 import pytest
 
 from bazaar.codec import MalformedEvent
-from bazaar.lake.tables import as_dicts, event_rows, to_arrow
+from bazaar.lake.event_rows import event_rows
+from bazaar.lake.tables import as_dicts, to_arrow
 from tests.support.documents import with_changes
 
 ACCEPTED: dict[str, Any] = {

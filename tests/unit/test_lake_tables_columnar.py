@@ -9,7 +9,8 @@ from typing import Any
 import orjson
 
 from bazaar.lake.columnar import EVENT_INDEX, decode_batch
-from bazaar.lake.tables import TABLES, event_rows, to_arrow
+from bazaar.lake.event_rows import event_rows
+from bazaar.lake.tables import TABLES, to_arrow
 from tests.support.documents import with_changes
 from tests.support.lake_events import accepted, created, dumps, rejected
 

@@ -11,13 +11,14 @@ import pytest
 from bazaar.codec import MalformedEvent, encode_event
 from bazaar.domain.catalog import Catalog
 from bazaar.lake.columnar import decode_batch
-from bazaar.lake.tables import OFFERS, PRIMARY_TABLES, TABLES, as_dicts, event_rows
+from bazaar.lake.event_rows import event_rows
+from bazaar.lake.tables import HOLDS, OFFERS, PRIMARY_TABLES, TABLES, as_dicts
 from tests.support.documents import offer_events, trade_events, with_changes
 
 
 def _offer_row(raw: bytes) -> dict[str, Any]:
     out = event_rows(raw, "outbox", 9)
-    assert set(out.rows) == {OFFERS}, "an offer event feeds the offers table only"
+    assert set(out.rows) <= {OFFERS, HOLDS}, "an offer event feeds offers (and escrow) only"
     [row] = as_dicts(OFFERS, out.rows[OFFERS])
     return row
 
@@ -93,6 +94,7 @@ def test_offer_events_take_the_strict_path_and_land_beside_fast_trades(catalog: 
     assert fast.strict_events == len(offers), "the fast path vouches for trades only"
     for table in TABLES:
         assert fast.tables[table].equals(strict.tables[table]), table
+    assert fast.tables[HOLDS].num_rows > 0, "offer events' escrow changes land in holds"
     landed = fast.tables[OFFERS].column("event_id").to_pylist()
     assert landed == [orjson.loads(raw)["event_id"] for raw in offers]
     assert OFFERS in PRIMARY_TABLES, "offer event ids feed the duplicate filter's memory"

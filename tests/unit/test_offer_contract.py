@@ -32,9 +32,12 @@ def test_every_offer_event_conforms_to_its_closed_schema(catalog: Catalog, event
     schema = event_schema(event_type)
     assert schema["additionalProperties"] is False
     assert schema["properties"]["payload"]["additionalProperties"] is False
-    # Every payload field the domain writes is declared, and every required one written.
+    # Every payload field the domain writes is declared, and every required one written;
+    # the only optional one written is `moved`, added after the accepts that lack it.
     payload = schema["properties"]["payload"]
-    assert set(doc["payload"]) == set(payload["required"]) <= set(payload["properties"])
+    written = set(doc["payload"]) - ({"moved"} if event_type == "offer_accepted" else set())
+    assert written == set(payload["required"]) <= set(payload["properties"])
+    assert set(doc["payload"]) <= set(payload["properties"])
 
 
 def test_a_player_acting_and_a_server_key_acting_both_conform(catalog: Catalog) -> None:
@@ -79,6 +82,12 @@ def test_missing_offer_fields_are_violations(catalog: Catalog, event_type: str, 
     assert any(field in problem for problem in contract_violations(doc))
 
 
+def test_an_accept_written_before_moved_existed_still_conforms(catalog: Catalog) -> None:
+    doc = _doc(catalog, "offer_accepted")
+    del doc["payload"]["moved"]
+    assert contract_violations(doc) == []
+
+
 def test_escrow_is_in_the_offer_events(catalog: Catalog) -> None:
     built = offer_events(catalog)
     gives = built["offer_created"].payload["player_1"]
@@ -90,6 +99,7 @@ def test_escrow_is_in_the_offer_events(catalog: Catalog) -> None:
     for ending in ("offer_declined", "offer_cancelled", "offer_expired", "offer_countered"):
         assert built[ending].payload["released"] == held, ending
     assert "released" not in built["offer_accepted"].payload, "accepted goods moved"
+    assert built["offer_accepted"].payload["moved"] == held
     assert built["offer_countered"].payload["countered_by"] == 9
 
 

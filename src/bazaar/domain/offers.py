@@ -366,7 +366,9 @@ def offer_event(catalog: Catalog, offer: Offer, *, event_id: str) -> Event:
         payload["held"] = escrow
         if offer.counter_of is not None:
             payload["counter_of"] = offer.counter_of
-    elif offer.status is not OfferStatus.ACCEPTED:  # accepted: the held goods moved
+    elif offer.status is OfferStatus.ACCEPTED:  # the held goods moved with the trade
+        payload["moved"] = escrow
+    else:
         payload["released"] = escrow
     if offer.status is OfferStatus.COUNTERED:
         payload["countered_by"] = offer.countered_by

@@ -1,6 +1,6 @@
 """Assembling each lake table from a batch's decoded payload columns, per event type.
 
-The column-wise counterpart of `tables._player_created` / `_trade_accepted` /
+The column-wise counterpart of `event_rows._player_created` / `_trade_accepted` /
 `_trade_rejected`: same rows, same order within an event (player 1 before player 2), built
 with Arrow compute kernels. Every table carries `EVENT_INDEX` (the event's index in the batch).
 """
