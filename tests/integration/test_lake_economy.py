@@ -2,7 +2,8 @@
 through `bazaar ingest` from a real store, nothing is dead-lettered, and the conservation
 audit (creations + grants - consumptions - fees) says "conserved" after a run with all of
 them, escrowed offers, counters and expiries included, and catches a forged duplication;
-`bazaar ask economy` reports the flows, the money supply and the offer funnel."""
+`bazaar ask economy` reports the flows, the money supply, the offer funnel and what escrow
+holds now and over time (the `holds` table: held, released, moved)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bazaar.domain.catalog import load_catalog
 from bazaar.domain.grants import Adjustment, AdjustmentKind
 from bazaar.domain.model import ItemLine, TradeRequest, TradeSide
 from bazaar.domain.offers import SERVER, Actor, OfferAction
+from bazaar.spark.session import stop_spark
 from bazaar.store.sqlite import SQLiteStore
 from tests.integration.test_lake_ingest import ingest, read_table
 from tests.support.lake_builder import forge_rows
@@ -66,6 +68,20 @@ def test_the_audit_counts_faucets_and_sinks_and_catches_a_forged_duplication(
     assert sorted(r["fee"] for r in fees) == [4, 10], "5 % of 80 and of 200"
     causes = {r["cause"] for r in read_table(lake, "player_states").to_pylist()}
     assert {"grant", "consumption"} <= causes
+    holds = read_table(lake, "holds").to_pylist()
+    changes = sorted((r["reason"], r["change"], r["item_id"], r["quantity"]) for r in holds)
+    assert changes == [
+        ("offer_accepted", "moved", 0, -80),  # the counter-offer's gold went with its trade
+        ("offer_cancelled", "released", FOOD, -9),
+        ("offer_countered", "released", FOOD, -6),
+        ("offer_created", "held", 0, 80),
+        ("offer_created", "held", FOOD, 2),
+        ("offer_created", "held", FOOD, 3),
+        ("offer_created", "held", FOOD, 6),
+        ("offer_created", "held", FOOD, 9),
+        ("offer_expired", "released", FOOD, -2),
+    ]
+    assert {r["source"] for r in holds} == {"outbox"} and all(r["position"] > 0 for r in holds)
 
     engine = open_engine("duckdb", str(lake))
     try:
@@ -74,6 +90,12 @@ def test_the_audit_counts_faucets_and_sinks_and_catches_a_forged_duplication(
         engine.close()
     audit = answers["exploits"]["conservation"]
     assert audit["conserved"] is True, audit["items"]
+    spark = open_engine("spark", str(lake), spark_master="local[2]")
+    try:
+        assert ask(spark, ["economy"])["economy"] == answers["economy"], "DuckDB = Spark"
+    finally:
+        spark.close()
+        stop_spark()
     economy = answers["economy"]
     flows = {(f["flow"], f["direction"]): f["gold"] for f in economy["flows"]}
     assert flows == {
@@ -90,6 +112,15 @@ def test_the_audit_counts_faucets_and_sinks_and_catches_a_forged_duplication(
         "created": 5, "accepted": 1, "declined": 0, "countered": 1, "expired": 1,
         "cancelled": 1, "failed": 0, "open": 1,
     }  # fmt: skip
+    food_value = load_catalog().items[FOOD].value
+    escrow = economy["escrow"]
+    over_time = escrow.pop("over_time")
+    assert escrow == {
+        "gold": 0, "item_units": 3, "items_value": 3 * food_value, "value": 3 * food_value,
+        "offers_holding": 1,
+    }, "only the open offer's 3 food are held"  # fmt: skip
+    assert over_time[-1]["value"] == 3 * food_value
+    assert all(point["gold"] >= 0 and point["items_value"] >= 0 for point in over_time)
     gold = next(r for r in audit["items"] if r["item_id"] == 0)
     assert gold["created"] == 1500 + 300 + 120 - 75 - 14 == gold["held"]
 

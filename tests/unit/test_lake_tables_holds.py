@@ -23,8 +23,8 @@ def _holds(raw: bytes, position: int = 4) -> list[dict[str, Any]]:
     return as_dicts(HOLDS, event_rows(raw, "outbox", position).rows.get(HOLDS, []))
 
 
-def _net(rows: list[dict[str, Any]]) -> dict[int | None, int]:
-    net: dict[int | None, int] = {}
+def _net(rows: list[dict[str, Any]]) -> dict[int, int]:
+    net: dict[int, int] = {}
     for row in rows:
         net[row["item_id"]] = net.get(row["item_id"], 0) + row["quantity"]
     return {k: v for k, v in net.items() if v}
@@ -36,8 +36,8 @@ def test_creating_an_offer_holds_its_creators_gives_as_gold_and_item_rows(
     event = offer_events(catalog)["offer_created"]
     rows = _holds(encode_event(event))
     one = event.payload["player_1"]
-    gold = [r for r in rows if r["item_id"] is None]
-    items = [r for r in rows if r["item_id"] is not None]
+    gold = [r for r in rows if r["item_id"] == 0]
+    items = [r for r in rows if r["item_id"] != 0]
     assert [(r["quantity"], r["value"]) for r in gold] == [(one["gold"], one["gold"])] == [(5, 5)]
     assert [(r["item_id"], r["quantity"], r["value"]) for r in items] == [
         (x["item_id"], x["quantity"], x["quantity"] * x["value"]) for x in one["items"]
@@ -85,7 +85,7 @@ def test_an_item_no_longer_in_the_catalog_leaves_its_value_unknown(catalog: Cata
     doc = orjson.loads(encode_event(offer_events(catalog)["offer_expired"]))
     doc["payload"]["player_1"]["items"][0]["value"] = None
     [gold, item] = _holds(orjson.dumps(doc))
-    assert (gold["item_id"], gold["value"]) == (None, -5)
+    assert (gold["item_id"], gold["value"]) == (0, -5)
     assert item["value"] is None and item["quantity"] == -3
 
 

@@ -7,7 +7,10 @@ inflation, and the offer funnel.
   now, and inflation = the supply's growth beyond what creation brought, in %, with the
   supply at the end of each time bucket (the running sum of the flows);
 - offer_funnel: offers made, and how many were accepted, declined, countered, expired,
-  cancelled or failed, and how many are still open.
+  cancelled or failed, and how many are still open;
+- escrow: what open offers hold now (gold, item units, the items' catalog value, and their
+  sum), how many offers hold it, and the same at the end of each time bucket (from the
+  lake's `holds` table: held +, released and moved -).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ _ENDINGS = ("accepted", "declined", "countered", "expired", "cancelled", "failed
 def economy(engine: Engine, options: AskOptions) -> Json:
     bounds = run_query(engine, "report_bounds", options.params())[0]
     if bounds["first_us"] is None:
-        return {"flows": [], "money_supply": None, "offer_funnel": None}
+        return {"flows": [], "money_supply": None, "offer_funnel": None, "escrow": None}
     buckets = fit_buckets(int(bounds["first_us"]), int(bounds["last_us"]))
     flows = run_query(engine, "report_flows", options.params(bucket_us=buckets.width_us))
     totals: dict[tuple[str, str], dict[str, Any]] = {}
@@ -48,8 +51,7 @@ def economy(engine: Engine, options: AskOptions) -> Json:
     series, running = [], 0
     for bucket in sorted(per_bucket):
         running += per_bucket[bucket]
-        end = EPOCH + timedelta(microseconds=bucket + buckets.width_us)
-        series.append({"until": format_instant(end), "gold_supply": running})
+        series.append({"until": bucket_end(bucket, buckets.width_us), "gold_supply": running})
     return {
         "flows": sorted(totals.values(), key=lambda t: (t["direction"], -abs(t["gold"]))),
         "money_supply": {
@@ -62,7 +64,13 @@ def economy(engine: Engine, options: AskOptions) -> Json:
             "over_time": series,
         },
         "offer_funnel": _funnel(engine, options),
+        "escrow": _escrow(engine, options, buckets.width_us),
     }
+
+
+def bucket_end(bucket_us: int, width_us: int) -> str:
+    """The instant a time bucket ends (its series point's `until`)."""
+    return format_instant(EPOCH + timedelta(microseconds=bucket_us + width_us))
 
 
 def _funnel(engine: Engine, options: AskOptions) -> dict[str, int]:
@@ -70,3 +78,25 @@ def _funnel(engine: Engine, options: AskOptions) -> dict[str, int]:
     funnel = {name: int(row[name] or 0) for name in ("created", *_ENDINGS)}
     funnel["open"] = funnel["created"] - sum(funnel[name] for name in _ENDINGS)
     return funnel
+
+
+def _escrow(engine: Engine, options: AskOptions, width_us: int) -> dict[str, Any]:
+    """Escrow now and at the end of each bucket with a change (the running sums)."""
+    changes = run_query(engine, "escrow", options.params(bucket_us=width_us))
+    gold = units = value = 0
+    series = []
+    for row in changes:
+        gold += int(row["gold"] or 0)
+        units += int(row["item_units"] or 0)
+        value += int(row["items_value"] or 0)
+        until = bucket_end(int(row["bucket_us"]), width_us)
+        series.append({"until": until, "gold": gold, "items_value": value, "value": gold + value})
+    holding = int(changes[-1]["offers_holding"] or 0) if changes else 0
+    return {
+        "gold": gold,
+        "item_units": units,
+        "items_value": value,
+        "value": gold + value,
+        "offers_holding": holding,
+        "over_time": series,
+    }

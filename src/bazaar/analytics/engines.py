@@ -36,6 +36,7 @@ LAKE_TABLES = (
     "adjustments",
     "adjustment_items",
     "trade_fees",
+    "holds",
 )
 ENGINES = ("duckdb", "spark")
 

@@ -52,11 +52,15 @@ def answer_tables(qid: str, answer: Json) -> list[Table]:
     if qid == "economy" and isinstance(answer, Mapping):
         supply = dict(answer.get("money_supply") or {})
         over_time = supply.pop("over_time", [])
+        escrow = dict(answer.get("escrow") or {}) or None
+        escrow_over_time = escrow.pop("over_time", []) if escrow else []
         return [
             rows_table("economy / faucets and sinks (sinks negative)", answer["flows"]),
             record_table("economy / money supply (gold)", supply or None),
             rows_table("economy / gold supply over time", over_time),
             record_table("economy / offer funnel", answer.get("offer_funnel")),
+            record_table("economy / held in escrow now (gold; value = gold + items)", escrow),
+            rows_table("economy / escrow over time", escrow_over_time),
         ]
     if isinstance(answer, list):
         return [rows_table(title, answer)]

@@ -6,10 +6,10 @@ An offer holds its creator's gives (docs/EVENTS.md "Escrow"). Its events say wha
 `moved` existed moved exactly the creator's gives, `player_1`, which escrow holds). So the
 rows of one offer sum to zero once it has ended, and `sum(quantity)` / `sum(value)` over
 `holds` up to an instant is what escrow held then, per item (`item_id`) and in gold
-(`item_id` null). Offer events from before escrow carry no `held` and release nothing:
-they contribute no rows.
+(`item_id` 0, as in the conservation audit; catalog ids start at 1). Offer events from
+before escrow carry no `held` and release nothing: they contribute no rows.
 
-    holds   offer_id, player_id (the creator), item_id (null: gold), quantity (+ held,
+    holds   offer_id, player_id (the creator), item_id (0: gold), quantity (+ held,
             - released or moved), value (quantity in gold: the gold itself, or quantity x
             the catalog unit value the event carries; null when the item is not in the
             catalog), change (`held`, `released`, `moved`), reason (the offer event type),
@@ -25,6 +25,7 @@ import pyarrow as pa
 from bazaar.lake.fields import _element, _int, _list, _obj, _optional
 
 HOLDS = "holds"
+GOLD = 0  # the item_id of a gold row
 
 Row = tuple[Any, ...]
 _I, _S, _T = pa.int64(), pa.string(), pa.timestamp("us", tz="UTC")
@@ -34,7 +35,7 @@ ESCROW_SCHEMAS: dict[str, pa.Schema] = {
         [
             pa.field("offer_id", _I, nullable=False),
             pa.field("player_id", _I, nullable=False),
-            pa.field("item_id", _I, nullable=True),  # null: the row is gold
+            pa.field("item_id", _I, nullable=False),  # 0: the row is gold (catalog ids start at 1)
             pa.field("quantity", _I, nullable=False),  # signed: + held, - released / moved
             pa.field("value", _I, nullable=True),  # signed, in gold; null: item not in catalog
             pa.field("change", _S, nullable=False),  # held | released | moved
@@ -92,7 +93,7 @@ def hold_rows(
     gold = _int(goods, "gold", where)
     if gold:
         rows.append(
-            (offer_id, player_id, None, sign * gold, sign * gold, change, kind, at, eid, date,
+            (offer_id, player_id, GOLD, sign * gold, sign * gold, change, kind, at, eid, date,
              source, pos)
         )  # fmt: skip
     for x in _list(goods, "items", where):
