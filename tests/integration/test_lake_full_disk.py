@@ -166,7 +166,7 @@ def test_ask_answers_at_the_watermark_and_warns_when_tables_differ(
     warning = (
         f"tables differ: players, trades, player_states at {high:,}; "
         f"trade_items, rejected_trades, holdings, offers, adjustments, adjustment_items,"
-        f" trade_fees at {low:,}; answering as of {low:,}"
+        f" trade_fees, holds at {low:,}; answering as of {low:,}"
     )
     assert answers["lake"]["warning"] == warning
     assert f"warning: {warning}" in answers["_stderr"]

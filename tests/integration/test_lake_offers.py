@@ -22,7 +22,7 @@ from bazaar.domain.events import OFFER_EVENT_TYPES
 from bazaar.domain.model import ItemLine, TradeRequest, TradeSide
 from bazaar.domain.offers import SERVER, Actor, OfferAction, OfferStatus
 from bazaar.lake.follower import lake_position
-from bazaar.lake.tables import OFFERS, PRIMARY_TABLES
+from bazaar.lake.tables import HOLDS, OFFERS, PRIMARY_TABLES
 from bazaar.lake.writer import LakeWriter
 from bazaar.store.base import Store
 from bazaar.store.sqlite import SQLiteStore
@@ -104,9 +104,30 @@ def offer_rows(lake: Path) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: r["at"])
 
 
+def expected_holds(offers: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """The `holds` rows LAKE.md promises: (offer, item (0: gold), signed quantity, change,
+    reason, event id) for every gold amount and item line an offer event held, released or
+    moved."""
+    rows = []
+    for doc in offers:
+        p, kind = doc["payload"], doc["event_type"]
+        key = {"offer_created": "held", "offer_accepted": "moved"}.get(kind, "released")
+        sign = 1 if key == "held" else -1
+        lines = [(0, p[key]["gold"])] if p[key]["gold"] else []
+        lines += [(x["item_id"], x["quantity"]) for x in p[key]["items"]]
+        rows += [(p["offer_id"], i, sign * q, key, kind, doc["event_id"]) for i, q in lines]
+    return sorted(rows)
+
+
 def assert_lake_holds_every_event_once(lake: Path, docs: list[dict[str, Any]]) -> None:
     offers = [d for d in docs if d["event_type"] in OFFER_EVENT_TYPES]
     assert offer_rows(lake) == [expected_offer_row(d) for d in offers]
+    holds = read_table(lake, HOLDS).to_pylist()
+    landed_holds = sorted(
+        (r["offer_id"], r["item_id"], r["quantity"], r["change"], r["reason"], r["event_id"])
+        for r in holds
+    )
+    assert landed_holds == expected_holds(offers), "every escrow change exactly once"
     landed: list[str] = []
     for table in PRIMARY_TABLES:
         landed += read_table(lake, table).column("event_id").to_pylist()
@@ -160,25 +181,27 @@ def test_every_offer_event_lands_in_offers_and_its_trade_in_trades(
     assert_lake_holds_every_event_once(lake, docs)
 
 
+@pytest.mark.parametrize("added", [OFFERS, HOLDS])
 def test_a_lake_from_before_offers_gains_their_history_without_doubling_the_rest(
-    sqlite_store: SQLiteStore, tmp_path: Path
+    sqlite_store: SQLiteStore, tmp_path: Path, added: str
 ) -> None:
-    """A lake written before the `offers` table existed resumes from the start of the source
-    for that table alone: every other table already holds those positions and takes
-    nothing, `offers` takes every offer event, including those from before it existed."""
+    """A lake written before the `offers` (or the `holds`) table existed resumes from the
+    start of the source for that table alone: every other table already holds those
+    positions and takes nothing, the new one takes every offer event (escrow change),
+    including those from before it existed."""
     store = sqlite_store
     lake, url = tmp_path / "lake", f"sqlite:///{store.path}"
     Trader(store, players=6).trade(200)
     make_offers(store)
     assert ingest(url, lake) == 0
-    shutil.rmtree(lake / OFFERS)  # the layout of a lake from before offers
+    shutil.rmtree(lake / added)  # the layout of a lake from before that table
     before = {t: read_table(lake, t).num_rows for t in ("trades", "player_states", "holdings")}
     assert lake_position(lake) == 0, "the lake does not hold offer events yet"
 
     with LakeWriter(lake) as writer:
         versions = writer.table_versions("outbox")
-        assert versions[OFFERS] is None
-        assert {v for t, v in versions.items() if t != OFFERS} == {store.outbox_head()}
+        assert versions[added] is None
+        assert {v for t, v in versions.items() if t != added} == {store.outbox_head()}
         assert writer.resume_position("outbox") is None, "replay the source for offers"
     after = {t: read_table(lake, t).num_rows for t in before}
     assert after == before

@@ -108,7 +108,11 @@ QUESTIONS: dict[str, Question] = {
         Question("trade_graph", "Trade graph summary", trade_graph),
         Question("prices", "Market prices (median gold per unit sold)", market_prices),
         Question("exploits", "Exploit detectors", find_exploits),
-        Question("economy", "Faucets and sinks, money supply and inflation, offer funnel", economy),
+        Question(
+            "economy",
+            "Faucets and sinks, money supply and inflation, offer funnel, escrow now and over time",
+            economy,
+        ),
     )
 }
 

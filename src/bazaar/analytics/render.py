@@ -59,7 +59,7 @@ def answer_tables(qid: str, answer: Json) -> list[Table]:
             record_table("economy / money supply (gold)", supply or None),
             rows_table("economy / gold supply over time", over_time),
             record_table("economy / offer funnel", answer.get("offer_funnel")),
-            record_table("economy / held in escrow now (gold; value = gold + items)", escrow),
+            record_table("economy / escrow now (value = gold + items' value)", escrow),
             rows_table("economy / escrow over time", escrow_over_time),
         ]
     if isinstance(answer, list):
