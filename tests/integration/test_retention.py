@@ -1,6 +1,7 @@
 """Bounded state, store by store (real SQLite files, real redis-server): the sweeper releases
 only what every registered consumer passed and what is older than the retention, drops old
-trade records and resolved offers, and says "archived" for them afterwards.
+trade records, resolved offers and grant / consumption records, and says "archived" for
+trades and offers afterwards.
 
 Every instant is the run's own clock (`time.time()`) plus offsets; sweeps are run by hand
 with `now` moved forward, so no test sleeps through a retention.
@@ -8,6 +9,7 @@ with `now` moved forward, so no test sleeps through a retention.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 
 import pytest
@@ -19,18 +21,21 @@ from bazaar.domain.errors import (
     UnknownOffer,
     UnknownTrade,
 )
+from bazaar.domain.grants import Adjustment, AdjustmentKind
 from bazaar.domain.model import ItemLine, NewPlayer, TradeRequest, TradeSide
 from bazaar.domain.offers import Actor, OfferAction
 from bazaar.lake.sources import OutboxSource
 from bazaar.lake.writer import LakeWriter
 from bazaar.store.base import Idempotency, Store
 from bazaar.store.outbox import check_contiguous
+from bazaar.store.redis import RedisStore
 from bazaar.store.retention import (
     RetentionPolicy,
     outbox_status,
     parse_duration,
     sweep_once,
 )
+from bazaar.store.sqlite import SQLiteStore
 
 POLICY = RetentionPolicy(outbox=2.0, trades=2.0, consumer_timeout=60.0, idempotency_window=2.0)
 
@@ -193,6 +198,41 @@ def test_resolved_offers_leave_open_ones_stay_and_history_says_archived(store: S
         store.get_offer(still_open.offer_id)
     with pytest.raises(UnknownOffer):
         store.get_offer(still_open.offer_id + 5)
+
+
+def _kept_adjustments(store: Store) -> list[int]:
+    """The grant / consumption records the store still keeps, read from its own storage."""
+    if isinstance(store, SQLiteStore):
+        with sqlite3.connect(store.path) as db:
+            return [r[0] for r in db.execute("SELECT adjustment_id FROM adjustments ORDER BY 1")]
+    assert isinstance(store, RedisStore)
+    keys = store.redis.client.keys(store.redis.key("*adjust*"))
+    assert keys == [store.redis.key("seq", "adjustment").encode()], "only the id sequence"
+    return []
+
+
+def test_old_grant_and_consumption_records_leave_and_a_retry_gets_its_answer(
+    store: Store,
+) -> None:
+    store.idempotency_ttl = 2
+    (a,) = _players(store, 1)
+    grant = Adjustment(AdjustmentKind.GRANT, a, (ItemLine(5, 2),), 10, "quest_reward")
+    idem = Idempotency.for_request("grants", "g-1", {"gold": 10})
+    first = store.adjust(grant, idem)
+    repair = Adjustment(AdjustmentKind.CONSUMPTION, a, (), 1, "repair")
+    old = [first.adjustment_id] + [store.adjust(repair).adjustment_id for _ in range(4)]
+    t0 = time.time()
+    sweep_once(store, POLICY, t0)
+    young = store.adjust(Adjustment(AdjustmentKind.GRANT, a, (), 5, "loot"))
+    keeps_records = isinstance(store, SQLiteStore)
+    assert _kept_adjustments(store) == ([*old, young.adjustment_id] if keeps_records else [])
+    report = sweep_once(store, POLICY, t0 + 3)
+    assert report.adjustments == (len(old) if keeps_records else 0)
+    assert _kept_adjustments(store) == ([young.adjustment_id] if keeps_records else [])
+    assert sweep_once(store, POLICY, t0 + 4).adjustments == 0, "each record leaves once"
+    assert store.adjust(grant, idem) == first, "same key: the original answer"
+    player = store.get_player(a)
+    assert player.gold == 500 + 10 - 4 + 5, "and the grant ran once"
 
 
 def test_marks_are_pruned_to_what_the_retentions_need(store: Store) -> None:

@@ -63,6 +63,15 @@ class RetainedRecords(ABC):
         """Drop resolved offers with id <= mark.offer (open ones stay until they resolve)
         and their history entries; how many were dropped."""
 
+    def drop_adjustments(self, mark: RetentionMark, budget: int) -> int:
+        """Drop grant / consumption records at least as old as the mark (its `clock`: the
+        store's last event instant then; at most `budget` this call, oldest first); how many
+        were dropped. A store that keeps no such record (Redis: an applied adjustment leaves
+        only its event and, under an Idempotency-Key, the reply, which expires with the
+        idempotency window) drops nothing. A retried request still gets its first answer:
+        the reply is kept with the key, never read back from the record."""
+        return 0
+
     @abstractmethod
     def archived(self) -> Archived: ...
 

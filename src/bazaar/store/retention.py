@@ -7,7 +7,8 @@ One sweeper per server process (the supervisor when there are several workers) w
   1. records a retention mark (now, and the outbox / trade / offer heads);
   2. releases outbox entries at least `outbox` seconds old that every registered consumer
      has passed (never one a registered consumer has not recorded: stale consumers hold too);
-  3. drops trade records and resolved offers at least `trades` seconds old;
+  3. drops trade records, resolved offers and grant / consumption records at least
+     `trades` seconds old;
   4. forgets marks no longer needed, gives freed space back (SQLite);
   5. reports consumers silent for longer than `consumer_timeout` (log, health "degraded").
 
@@ -186,6 +187,7 @@ class SweepReport:
     released: int = 0
     trades: int = 0
     offers: int = 0
+    adjustments: int = 0
     stale: list[str] = field(default_factory=list)
 
 
@@ -201,8 +203,9 @@ def sweep_once(store: Store, policy: RetentionPolicy, now: float | None = None) 
     if trade_mark is not None:
         report.trades = store.drop_trades(trade_mark, SWEEP_BUDGET)
         report.offers = store.drop_offers(trade_mark, SWEEP_BUDGET)
+        report.adjustments = store.drop_adjustments(trade_mark, SWEEP_BUDGET)
     store.prune_retention_marks(now - max(policy.outbox, policy.trades))
-    if report.released or report.trades or report.offers:
+    if report.released or report.trades or report.offers or report.adjustments:
         store.compact()
     head = store.outbox_head()
     report.stale = [

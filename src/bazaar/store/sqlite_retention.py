@@ -1,5 +1,6 @@
 """The retained-records port for the SQLite store (a part of SQLiteStore): retention marks,
-dropping trade records and resolved offers once old enough, and giving the space back.
+dropping trade records, resolved offers and grant / consumption records once old enough,
+and giving the space back.
 
 Deletes run in slices of ids, each its own short write transaction: the write lock is the
 trade path's too, so a sweep never holds it for more than a few milliseconds at a time.
@@ -12,10 +13,11 @@ are still reused, so it stops growing); `bazaar outbox vacuum` converts it once,
 from __future__ import annotations
 
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bazaar.domain.clock import instant_micros
+from bazaar.domain.clock import EPOCH, format_instant, instant_micros
 from bazaar.store.retained import Archived, RetentionMark
 from bazaar.store.sqlite_database import SQLiteDatabase
 from bazaar.store.sqlite_outbox import meta_int, set_meta
@@ -115,6 +117,32 @@ class SQLiteRetention:
             if upto > start:
                 set_meta(db, "offers_archived", upto)
             return len(dropped)
+
+    def drop_adjustments(self, mark: RetentionMark, budget: int) -> int:
+        # Adjustment ids grow with their instants (one writer), so the old ones are a prefix
+        # of the ids: each slice reads at most _SLICE rows past the last one dropped and
+        # deletes those at or before the mark's clock (the table has no index on `at`, and
+        # needs none: a sweep never reads more than a slice of the kept ones).
+        if not mark.clock:
+            return 0
+        cutoff = format_instant(EPOCH + timedelta(microseconds=mark.clock))
+        dropped = 0
+        while dropped < budget:
+            with self.db.write() as db:
+                start = meta_int(db, "adjustments_archived")
+                old = db.execute(
+                    "SELECT max(adjustment_id), count(*) FROM (SELECT adjustment_id, at"
+                    " FROM adjustments WHERE adjustment_id > ? ORDER BY adjustment_id"
+                    " LIMIT ?) WHERE at <= ?",
+                    (start, min(_SLICE, budget - dropped), cutoff),
+                ).fetchone()
+                upto, n = int(old[0] or 0), int(old[1])
+                if n == 0:
+                    break
+                db.execute("DELETE FROM adjustments WHERE adjustment_id <= ?", (upto,))
+                set_meta(db, "adjustments_archived", upto)
+                dropped += n
+        return dropped
 
     def archived(self) -> Archived:
         rows = self.db.read(
