@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from bazaar.simulate import http_driver
 from bazaar.simulate.driver import run_simulation
+from bazaar.simulate.planner import TradePlanner
 from bazaar.simulate.plan import SimulationPlan
 from bazaar.simulate.stats import SimulationStats
 from tests.support.ledger import holdings, outbox_events, supply
@@ -13,9 +18,18 @@ from tests.support.server import running_server
 from tests.support.stores import open_url
 
 
-def test_a_simulated_economy_over_http_keeps_every_guarantee(tmp_path: Path) -> None:
+def test_a_simulated_economy_over_http_keeps_every_guarantee(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = f"sqlite:///{tmp_path / 'bazaar.db'}"
     seen: list[tuple[int, int]] = []
+    planners: list[TradePlanner] = []
+
+    def planner(*args: Any) -> TradePlanner:
+        planners.append(TradePlanner(*args))
+        return planners[-1]
+
+    monkeypatch.setattr(http_driver, "TradePlanner", planner)
 
     def progress(stats: SimulationStats) -> None:
         seen.append((stats.players, stats.sent))
@@ -28,7 +42,12 @@ def test_a_simulated_economy_over_http_keeps_every_guarantee(tmp_path: Path) -> 
             progress=progress,
         )
     assert summary.server_errors == 0 and summary.failed == 0
-    assert summary.sent == 2000 and summary.accepted + summary.rejected == 2000
+    assert summary.sent == 2000
+    assert summary.accepted + summary.rejected + summary.declined == 2000
+    economy = summary.economy
+    assert economy["grants"] > 0 and economy["consumptions"] > 0
+    assert economy["offers accepted"] > economy["offers declined"] > 0
+    assert economy["offers countered"] > 0 and "offers failed" not in economy
     assert summary.diverged == 0  # every answer matched the simulator's own model
     assert seen[-1] == (100, 2000)
     store = open_url(url)
@@ -39,6 +58,17 @@ def test_a_simulated_economy_over_http_keeps_every_guarantee(tmp_path: Path) -> 
         assert accepted == summary.accepted
         assert sum(e["event_type"] == "trade_rejected" for e in events) == summary.rejected
         assert sorted(store.player_ids()) == sorted(summary.player_ids)
+        kinds = Counter(e["event_type"] for e in events)
+        assert kinds["goods_granted"] == economy["grants"]
+        assert kinds["goods_consumed"] == economy["consumptions"]
+        assert kinds["offer_created"] == economy["offers created"]
+        assert kinds["offer_countered"] == economy["offers countered"]
+        assert kinds["offer_declined"] == economy["offers declined"] == summary.declined
+        # The simulator's model ends holding what the store holds, player by player, and
+        # no offer is left holding goods.
+        in_store = [(p.gold, dict(p.items)) for p in map(store.get_player, summary.player_ids)]
+        assert [(h.gold, h.items) for h in planners[0].ledger.holdings] == in_store
+        assert not any(p.held_gold or p.held_items for p in store.players())
     finally:
         store.close()
     truth_ids = {e["player_id"] for e in summary.truth["exploiters"]}
@@ -60,13 +90,13 @@ def test_same_seed_sends_the_same_requests_at_any_concurrency(tmp_path: Path) ->
         url = f"sqlite:///{tmp_path / f'run{n}.db'}"
         with running_server(url) as api:
             summary = run_simulation(api, plan, concurrency=concurrency)
-        assert summary.diverged == 0
+        assert summary.diverged == 0 and summary.economy["offers created"] > 0
         # Players are created concurrently, so ids may differ between runs: compare with
         # ids replaced by the simulator's slots. The store holds trades in completion order,
         # which may interleave players differently; each player's own trades keep plan order.
         slot = {pid: n for n, pid in enumerate(summary.player_ids)}
         by_player: dict[int, list[dict[str, Any]]] = {}
-        for request in _trade_requests(url, 600):
+        for request in _trade_requests(url, summary.accepted + summary.rejected):
             for side in ("player_1", "player_2"):
                 request[side]["player_id"] = slot[request[side]["player_id"]]
             for side in ("player_1", "player_2"):

@@ -15,13 +15,26 @@ from bazaar.simulate.driver import run_simulation
 from bazaar.simulate.plan import SimulationPlan
 from bazaar.store.base import Store
 from bazaar.store.sqlite import SQLiteStore
-from tests.support.ledger import holdings, supply
+from tests.support.ledger import holdings, outbox_events, supply
 from tests.support.stores import open_url
 
 
 def _requests(store: Store, count: int) -> list[dict[str, Any]]:
     """Every trade the store recorded, as the request that asked for it."""
     return [store.get_trade(n).request.to_document() for n in range(1, count + 1)]
+
+
+def _economy_sequence(store: Store) -> list[Any]:
+    """Grants, consumptions and offers as the store's events name them, in order."""
+    sequence: list[Any] = []
+    for event in outbox_events(store):
+        kind, payload = event["event_type"], event["payload"]
+        if kind in ("goods_granted", "goods_consumed"):
+            sequence.append((kind, payload["player_id"], payload["gold"], payload["items"],
+                             payload["reason"]))  # fmt: skip
+        elif kind.startswith("offer_"):
+            sequence.append((kind, payload["offer_id"]))
+    return sequence
 
 
 def test_same_seed_twice_sends_the_identical_request_sequence(
@@ -33,23 +46,50 @@ def test_same_seed_twice_sends_the_identical_request_sequence(
         with SQLiteStore(tmp_path / f"{name}.db", catalog) as store:
             summary = run_simulation(store, plan, batch=64)
             assert summary.sent == 600
-            runs.append(_requests(store, 600))
+            assert summary.economy["grants"] > 0 and summary.economy["offers created"] > 0
+            recorded = summary.accepted + summary.rejected  # declined offers trade nothing
+            runs.append(_requests(store, recorded) + _economy_sequence(store))
     assert runs[0] == runs[1]
     with SQLiteStore(tmp_path / "other.db", catalog) as store:
         run_simulation(store, SimulationPlan(players=60, trades=600, seed=12, exploiters=1))
-        assert _requests(store, 600) != runs[0]
+        assert _requests(store, 500) != runs[0][:500]
 
 
-def test_the_store_agrees_with_the_simulator_and_nothing_is_created(store_url: str) -> None:
+def test_the_store_agrees_with_the_simulator_and_nothing_is_created(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Trades, quest rewards, repairs and offers (declined, countered, accepted) on each
+    store: the simulator's model of every player ends equal to the store's."""
+    from bazaar.simulate import driver
+    from bazaar.simulate.planner import TradePlanner
+
+    planners: list[TradePlanner] = []
+
+    def planner(*args: Any) -> TradePlanner:
+        planners.append(TradePlanner(*args))
+        return planners[-1]
+
+    monkeypatch.setattr(driver, "TradePlanner", planner)
     store = open_url(store_url)
     try:
-        summary = run_simulation(store, SimulationPlan(players=50, trades=1500, seed=2))
+        plan = SimulationPlan(players=50, trades=1500, seed=2, grant_rate=0.2, offer_rate=0.3)
+        summary = run_simulation(store, plan, batch=200)
         assert summary.diverged == 0 and summary.failed == 0
-        assert summary.accepted + summary.rejected == 1500
+        assert summary.accepted + summary.rejected + summary.declined == 1500
         assert summary.rejected > 0  # the mistakes players make are refused and recorded
         assert "self_trade" not in summary.rejections
+        economy = summary.economy
+        assert economy["grants"] > 0 and economy["consumptions"] > 0
+        assert economy["offers countered"] > 0 and economy["offers declined"] > 0
+        assert "offers failed" not in economy
         assert holdings(store) == supply(store.catalog, store)
         assert len(store.player_ids()) == 50
+        in_store = [(p.gold, dict(p.items)) for p in map(store.get_player, summary.player_ids)]
+        assert [(h.gold, h.items) for h in planners[0].ledger.holdings] == in_store
+        assert not any(p.held_gold or p.held_items for p in store.players())
+        kinds = Counter(e["event_type"] for e in outbox_events(store))
+        assert kinds["goods_granted"] == economy["grants"]
+        assert kinds["offer_created"] == economy["offers created"]
     finally:
         store.close()
 
@@ -59,7 +99,8 @@ def test_exploiters_trade_as_labelled_in_the_store(catalog: Catalog, tmp_path: P
         summary = run_simulation(
             store, SimulationPlan(players=80, trades=2000, seed=5, exploiters=1)
         )
-        trades = [store.get_trade(n) for n in range(1, 2001)]
+        recorded = summary.accepted + summary.rejected  # declined offers trade nothing
+        trades = [store.get_trade(n) for n in range(1, recorded + 1)]
     accepted = [t.request for t in trades if t.status == "accepted"]
     kinds = summary.truth["kinds"]
     value = {i: item.value for i, item in catalog.items.items()}
@@ -116,7 +157,8 @@ def test_cli_in_process_writes_the_truth_and_a_summary(tmp_path: Path) -> None:
     )
     assert {e["kind"] for e in written["exploiters"]} == set(written["kinds"])
     result = json.loads(summary.read_text())
-    assert result["accepted"] + result["rejected"] == 400
+    assert result["accepted"] + result["rejected"] + result["declined"] == 400
+    assert result["economy"]["grants"] > 0 and result["economy"]["offers accepted"] > 0
 
 
 def test_cli_refuses_store_flags_with_an_api_url(capsys: pytest.CaptureFixture[str]) -> None:
@@ -170,7 +212,8 @@ def test_trades_by_someone_else_are_noticed_and_the_model_mended(
             store, plan, progress=meddle, batch=100, processes=processes
         )
         assert gifts.count("accepted") >= 50
-        assert summary.failed == 0 and summary.accepted + summary.rejected == 3000
+        assert summary.failed == 0
+        assert summary.accepted + summary.rejected + summary.declined == 3000
         assert summary.diverged > 0
         assert holdings(store) == supply(catalog, store)
         # The planner's model ends holding what the store holds, player by player.

@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 
 from bazaar.domain.catalog import Catalog
+from bazaar.simulate.economy_moves import ADJUSTING, declines
 from bazaar.simulate.exploits import GOLD_FUNNEL, KINDS, LOPSIDED, WASH_TRADING
 from bazaar.simulate.plan import PlannedTrade, SimulationPlan
 from bazaar.simulate.planner import TradePlanner
@@ -28,7 +29,8 @@ def test_same_seed_plans_the_same_trades_and_another_seed_does_not(catalog: Cata
 
 def test_no_player_ever_trades_with_itself(catalog: Catalog) -> None:
     _, trades = _plan(catalog, players=20, trades=5000, seed=3, exploiters=1)
-    assert all(t.one != t.two for t in trades)
+    assert all(t.one != t.two for t in trades if t.action not in ADJUSTING)
+    assert all(t.one == t.two for t in trades if t.action in ADJUSTING)
 
 
 def test_classes_follow_the_catalog_weights(catalog: Catalog) -> None:
@@ -62,7 +64,7 @@ def test_most_trades_are_fair_and_meant_to_succeed(catalog: Catalog) -> None:
     ]
     assert len(fair) == len(swaps)
     honest = [t for t in trades if t.kind != "mistake"]
-    assert all(t.expect == "accepted" for t in honest)
+    assert all(t.expect == ("declined" if declines(t.action) else "accepted") for t in honest)
     assert {t.expect for t in trades if t.kind == "mistake"} == {
         "insufficient_items",
         "insufficient_gold",
@@ -108,3 +110,41 @@ def test_each_kind_of_exploiter_is_cast_and_acts(catalog: Catalog, per_kind: int
 def test_too_many_exploiters_for_the_population_is_refused(catalog: Catalog) -> None:
     with pytest.raises(ValueError, match="accounts"):
         TradePlanner(catalog, SimulationPlan(players=10, trades=1000, exploiters=2))
+
+
+def test_honest_residents_meet_quests_repairs_and_offers_at_the_planned_rates(
+    catalog: Catalog,
+) -> None:
+    planner, trades = _plan(catalog, players=300, trades=10_000, seed=6, exploiters=1)
+    exploiters = planner.cast.slots
+    trading = [t for t in trades if t.action not in ADJUSTING]
+    adjusting = [t for t in trades if t.action in ADJUSTING]
+    assert len(trading) == 10_000  # economy actions come on top of the planned trades
+    honest_trades = [t for t in trading if t.kind in ("swap", "buy", "sell", "mistake")]
+    assert 0.07 < len(adjusting) / len(honest_trades) < 0.13  # grant_rate 0.1
+    reasons = Counter(t.kind for t in adjusting)
+    assert set(reasons) == {"quest_reward", "loot", "repair", "craft"}
+    assert {t.action for t in adjusting if t.kind in ("quest_reward", "loot")} == {"grant"}
+    assert {t.action for t in adjusting if t.kind in ("repair", "craft")} == {"consume"}
+    offers = Counter(t.action for t in trading if t.action)
+    assert set(offers) == {"offer_accept", "offer_decline", "counter_accept", "counter_decline"}
+    assert 0.15 < sum(offers.values()) / len(honest_trades) < 0.25  # offer_rate 0.2
+    assert offers["offer_accept"] > offers["counter_accept"] > 0
+    assert all(t.extra > 0 for t in trading if t.action.startswith("counter"))
+    # Exploiters never meet a faucet, a sink or an offer: their trades stay as scripted.
+    assert not any(t.one in exploiters or t.two in exploiters for t in trades if t.action)
+    # Nobody is planned below zero or past capacity.
+    for holding in planner.ledger.holdings:
+        assert holding.gold >= 0 and all(q > 0 for q in holding.items.values())
+        assert holding.held <= holding.capacity
+
+
+def test_rates_of_zero_plan_plain_trades_only(catalog: Catalog) -> None:
+    _, trades = _plan(catalog, players=80, trades=2000, seed=7, grant_rate=0, offer_rate=0)
+    assert len(trades) == 2000 and not any(t.action for t in trades)
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1.5])
+def test_a_rate_outside_0_to_1_is_refused(rate: float) -> None:
+    with pytest.raises(ValueError, match="grant-rate"):
+        SimulationPlan(grant_rate=rate)

@@ -19,6 +19,8 @@ import time
 from collections.abc import Iterator
 
 from bazaar.domain.model import NewPlayer
+from bazaar.simulate.economy_calls import run_orders
+from bazaar.simulate.economy_moves import ADJUSTING
 from bazaar.simulate.pipeline import StoreWorkerFailed, run_pipelined
 from bazaar.simulate.plan import PlannedTrade, SimulationPlan, TradeRequests
 from bazaar.simulate.planner import TradePlanner
@@ -46,11 +48,14 @@ def run_simulation(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     batch: int = IN_PROCESS_BATCH,
+    api_key: str | None = None,
 ) -> SimulationSummary:
     """Create `plan.players` players and drive `plan.trades` trades at an API URL or a Store.
 
     `concurrency` and `rate` (trades per second, None = as fast as possible) apply to HTTP;
-    `batch` is the in-process group-commit size. Raises SimulationError or ValueError.
+    `batch` is the in-process group-commit size; `api_key`, a server key for an API with
+    auth on (grants, consumptions and offers made for players need one).
+    Raises SimulationError or ValueError.
     """
     if isinstance(target, str):
         import asyncio
@@ -59,7 +64,13 @@ def run_simulation(
 
         return asyncio.run(
             simulate_over_http(
-                target, plan, concurrency=concurrency, rate=rate, progress=progress, stop=stop
+                target,
+                plan,
+                concurrency=concurrency,
+                rate=rate,
+                progress=progress,
+                stop=stop,
+                api_key=api_key,
             )
         )
     return simulate_in_process(target, plan, progress=progress, stop=stop, batch=batch)
@@ -131,9 +142,8 @@ def simulate_in_process(
         request = TradeRequests(ids)
         for chunk in chunks:
             orders = [order_of(t) for t in chunk]
-            calls = [(request(*order[:6]), None) for order in orders]
             began = time.perf_counter()
-            results = store.execute_trades(calls)
+            results = run_orders(store, request, ids, orders)
             elapsed = time.perf_counter() - began
             answers = [checker.answer(o, r) for o, r in zip(orders, results, strict=True)]
             _tally_answers(stats, reconcile, chunk, answers, elapsed / len(chunk))
@@ -168,7 +178,8 @@ def _tally_answers(
     answers: list[Answer],
     per_trade: float,
 ) -> None:
-    stats.sent += len(chunk)
     for trade, answer in zip(chunk, answers, strict=True):
-        stats.latency(per_trade)
+        if trade.action not in ADJUSTING:  # trades, and trades run as offers
+            stats.sent += 1
+            stats.latency(per_trade)
         reconcile.answered(trade, answer)

@@ -21,9 +21,18 @@ import orjson
 
 from bazaar.domain.catalog import Catalog, catalog_from_document
 from bazaar.domain.errors import CatalogError
+from bazaar.simulate.economy_moves import (
+    ADJUSTING,
+    COUNTER_ACCEPT,
+    COUNTER_DECLINE,
+    GRANT,
+    OFFER_ACCEPT,
+    OFFER_TTL_SECONDS,
+)
+from bazaar.simulate.holdings import ItemLines
 from bazaar.simulate.plan import PlannedTrade, SimulationPlan
 from bazaar.simulate.planner import TradePlanner
-from bazaar.simulate.reconcile import Reconciler
+from bazaar.simulate.reconcile import REFUSED, Answer, Reconciler
 from bazaar.simulate.stats import (
     PROGRESS_EVERY,
     Progress,
@@ -45,6 +54,17 @@ def _state(view: Mapping[str, Any]) -> tuple[int, dict[int, int]]:
     return int(view["gold"]), {int(i["item_id"]): int(i["quantity"]) for i in view["items"]}
 
 
+def _goods(lines: ItemLines, gold: int) -> dict[str, Any]:
+    return {"items": [{"item_id": i, "quantity": q} for i, q in lines], "gold": gold}
+
+
+def _refusal(status: int, answer: bytes) -> str:
+    """The 409's rule, or REFUSED for an answer that is no rule of the game."""
+    if status == 409:
+        return str(orjson.loads(answer).get("reason", REFUSED))
+    return REFUSED
+
+
 def _retry_wait(headers: Mapping[str, str], attempt: int) -> float:
     raw = headers.get("Retry-After", "")
     wait = float(raw) if raw.isdigit() else 0.1 * 2**attempt
@@ -62,7 +82,11 @@ class _HttpRun:
         concurrency: int,
         rate: float | None,
         stop: threading.Event,
+        api_key: str | None = None,
     ) -> None:
+        self.headers = dict(JSON_HEADERS)
+        if api_key:  # grants, consumptions and acting on others' offers need a server key
+            self.headers["authorization"] = f"Bearer {api_key}"
         self.session = session
         self.url = url.rstrip("/")
         self.plan = plan
@@ -73,7 +97,7 @@ class _HttpRun:
 
     async def catalog(self) -> Catalog:
         try:
-            async with self.session.get(f"{self.url}/catalog") as resp:
+            async with self.session.get(f"{self.url}/catalog", headers=self.headers) as resp:
                 if resp.status != 200:
                     raise SimulationError(f"GET {self.url}/catalog answered {resp.status}")
                 return catalog_from_document(orjson.loads(await resp.read()))
@@ -86,7 +110,7 @@ class _HttpRun:
             began = time.perf_counter()
             try:
                 async with self.session.post(
-                    f"{self.url}{path}", data=body, headers=JSON_HEADERS
+                    f"{self.url}{path}", data=body, headers=self.headers
                 ) as resp:
                     answer = await resp.read()
                     status, headers = resp.status, resp.headers
@@ -129,6 +153,9 @@ class _HttpRun:
         started = time.perf_counter()
 
         async def send(trade: PlannedTrade) -> None:
+            if trade.action:
+                await act(trade)
+                return
             body = orjson.dumps(trade.to_document(ids))
             stats.sent += 1
             status, answer, seconds = await self._post("/trades", body)
@@ -144,6 +171,18 @@ class _HttpRun:
                 reconcile.rejected(trade, str(orjson.loads(answer)["reason"]))
             else:
                 reconcile.failed(trade)
+
+        async def act(trade: PlannedTrade) -> None:
+            if trade.action not in ADJUSTING:
+                stats.sent += 1
+            began = time.perf_counter()
+            answer = await self.economy_action(trade, ids)
+            if trade.action not in ADJUSTING:
+                stats.latency(time.perf_counter() - began)
+            if answer == REFUSED and trade.action not in ADJUSTING:
+                reconcile.failed(trade)
+                return
+            reconcile.answered(trade, answer)
 
         async def worker() -> None:
             while not self.stop.is_set():
@@ -171,6 +210,48 @@ class _HttpRun:
         in_flight = asyncio.Semaphore(self.concurrency)
         await asyncio.gather(*(worker() for _ in range(self.concurrency * LOOKAHEAD)))
 
+    async def economy_action(self, trade: PlannedTrade, ids: list[int]) -> Answer:
+        """A grant or consumption, or an offer from creation to its planned end."""
+        one, two = ids[trade.one], ids[trade.two]
+        if trade.action in ADJUSTING:
+            path = "grants" if trade.action == GRANT else "consumptions"
+            body = {**_goods(trade.lines_1, trade.gold_1), "reason": trade.kind}
+            status, answer, _ = await self._post(f"/players/{one}/{path}", orjson.dumps(body))
+            if status != 201:
+                return _refusal(status, answer)
+            after = _state(orjson.loads(answer))
+            expected = trade.expected_1
+            if expected is None or after == expected:
+                return None
+            return (expected, after, expected, after)
+        counter = trade.action in (COUNTER_ACCEPT, COUNTER_DECLINE)
+        offer = {
+            "from_player_id": one,
+            "to_player_id": two,
+            "gives": _goods(trade.lines_1, trade.gold_1),
+            "wants": _goods(trade.lines_2, trade.gold_2 + trade.extra),
+            "expires_in": OFFER_TTL_SECONDS,
+        }
+        status, answer, _ = await self._post("/offers", orjson.dumps(offer))
+        if status != 201:
+            return _refusal(status, answer)
+        offer_id = int(orjson.loads(answer)["offer_id"])
+        if counter:  # the addressee asks for the deal itself instead
+            body = {
+                "gives": _goods(trade.lines_2, trade.gold_2),
+                "wants": _goods(trade.lines_1, trade.gold_1),
+                "expires_in": OFFER_TTL_SECONDS,
+            }
+            status, answer, _ = await self._post(f"/offers/{offer_id}/counter", orjson.dumps(body))
+            if status != 201:
+                return _refusal(status, answer)
+            offer_id = int(orjson.loads(answer)["offer"]["offer_id"])
+        ending = "accept" if trade.action in (OFFER_ACCEPT, COUNTER_ACCEPT) else "decline"
+        status, answer, _ = await self._post(f"/offers/{offer_id}/{ending}", b"")
+        if status != 200:
+            return _refusal(status, answer)
+        return None  # as planned: the answer names no states to check against
+
 
 async def _report(progress: Progress, stats: SimulationStats) -> None:
     while True:
@@ -186,6 +267,7 @@ async def simulate_over_http(
     rate: float | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    api_key: str | None = None,
 ) -> SimulationSummary:
     stats = SimulationStats(planned=plan.trades)
     stopped = stop or threading.Event()
@@ -196,8 +278,9 @@ async def simulate_over_http(
     try:
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             run = _HttpRun(
-                session, url, plan, stats, concurrency=concurrency, rate=rate, stop=stopped
-            )
+                session, url, plan, stats, concurrency=concurrency, rate=rate, stop=stopped,
+                api_key=api_key,
+            )  # fmt: skip
             planner = TradePlanner(await run.catalog(), plan)
             ids = await run.create_players(planner)
             stats.trading_started = time.perf_counter()

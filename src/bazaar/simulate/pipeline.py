@@ -2,8 +2,10 @@
 
 Planning a trade and executing it cost about the same CPU, so on a machine with two cores
 the planner (this process) and `Store.execute_trades` (a child forked after the players
-exist) run side by side, a batch apart. The request sequence is still the planner's alone,
-so a seed gives the same trades as the one-process loop.
+exist) run side by side, a batch apart. Economy actions (grants, consumptions, offers) ride
+in the same batches, carried out in the order the plan gives (economy_calls.py). The
+request sequence is still the planner's alone, so a seed gives the same trades as the
+one-process loop.
 
 The child keeps its own copy of the simulator's model (a `reconcile.Checker` over the ledger
 as it was at fork) and compares every answer with it; only answers unlike the model travel
@@ -22,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection
 
+from bazaar.simulate.economy_calls import run_orders
 from bazaar.simulate.holdings import Ledger
 from bazaar.simulate.plan import PlannedTrade, TradeRequests
 from bazaar.simulate.reconcile import Answer, Checker, Order, order_of
@@ -47,9 +50,8 @@ def _store_worker(store: Store, ledger: Ledger, ids: list[int], orders: Connecti
             if not message:
                 break
             batch: list[Order] = pickle.loads(message)
-            calls = [(request(*order[:6]), None) for order in batch]
             began = time.perf_counter()
-            results = store.execute_trades(calls)
+            results = run_orders(store, request, ids, batch)
             elapsed = time.perf_counter() - began
             out = [checker.answer(o, r) for o, r in zip(batch, results, strict=True)]
             answers.send_bytes(pickle.dumps((elapsed, out), pickle.HIGHEST_PROTOCOL))

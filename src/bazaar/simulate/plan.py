@@ -21,6 +21,12 @@ class SimulationPlan:
     # kinds (and `kind:variant`s) they play: exploits.parse_exploit_kinds
     exploit_kinds: tuple[str, ...] = ("gold_funnel", "wash_trading", "lopsided_trader")
     mistake_rate: float = 0.02  # honest trades that ask for more than a player holds
+    # Honest residents' economy outside trades (economy_moves.py): after this share of
+    # honest trades, a quest reward, loot, repair or crafting cost for the trader; and this
+    # share of honest trades goes through an escrowed offer (accepted, declined or
+    # countered). 0 turns each off.
+    grant_rate: float = 0.1
+    offer_rate: float = 0.2
 
     def __post_init__(self) -> None:
         if self.players < 2:
@@ -29,6 +35,9 @@ class SimulationPlan:
             raise ValueError("trades and exploiters must not be negative")
         if not 0.0 <= self.mistake_rate < 1.0:
             raise ValueError("mistake_rate must be in [0, 1)")
+        for name in ("grant_rate", "offer_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name.replace('_', '-')} must be in [0, 1]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +49,7 @@ class PlannedTrade:
     """
 
     index: int
-    kind: str  # swap | buy | sell | mistake | gold_funnel | wash_trading | lopsided
+    kind: str  # swap | buy | sell | mistake | gold_funnel | wash_trading | lopsided | <reason>
     one: int
     two: int
     lines_1: ItemLines
@@ -50,6 +59,11 @@ class PlannedTrade:
     expect: str  # "accepted" or the rejection reason
     expected_1: tuple[int, dict[int, int]] | None = None
     expected_2: tuple[int, dict[int, int]] | None = None
+    # "" for a POST /trades; else an economy action (economy_moves.ACTIONS): a grant or a
+    # consumption for `one` (lines_1, gold_1; `two` is `one`), or the trade run through an
+    # offer. `extra`: the gold the creator first asks on top, before a counter-offer.
+    action: str = ""
+    extra: int = 0
 
     @property
     def expect_accepted(self) -> bool:

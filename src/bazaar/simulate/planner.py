@@ -25,6 +25,7 @@ from typing import Any
 
 from bazaar.domain.catalog import Catalog
 from bazaar.simulate.behaviour import HonestTrading, Proposal
+from bazaar.simulate.economy_moves import DECLINED, EconomyMoves, declines
 from bazaar.simulate.exploit_moves import ExploitScript
 from bazaar.simulate.exploits import KINDS, Episode, cast_exploiters
 from bazaar.simulate.holdings import ACCEPTED, Ledger
@@ -66,6 +67,10 @@ class TradePlanner:
             _rng(plan.seed, "honest"),
             mistake_rate=plan.mistake_rate,
         )
+        self._economy = EconomyMoves(
+            self.ledger, _rng(plan.seed, "economy"),
+            grant_rate=plan.grant_rate, offer_rate=plan.offer_rate,
+        )  # fmt: skip
         script = ExploitScript(self.cast, self.ledger, self.honest, _rng(plan.seed, "exploits"))
         episodes = script.episodes(plan.trades) if self.cast.groups else []
         timing = _rng(plan.seed, "timing")
@@ -96,18 +101,31 @@ class TradePlanner:
                 proposal = next(active, None)
                 if proposal is None:
                     active = None
+            honest = proposal is None
             if proposal is None:
                 proposal = self._honest.propose()
             kind, one, two, lines_1, gold_1, lines_2, gold_2 = proposal
             expect = ledger.predict(one, two, lines_1, gold_1, lines_2, gold_2)
+            action, extra = "", 0
+            if honest and expect == ACCEPTED:
+                action, extra = self._economy.offer_ending(lines_2, gold_2)
+                if declines(action):
+                    expect = DECLINED
             if expect == ACCEPTED:
                 ledger.apply(one, two, lines_1, gold_1, lines_2, gold_2)
                 if kind in KINDS:
                     self.acted.update((one, two))
             if self.snapshots:
-                yield PlannedTrade(
+                trade = PlannedTrade(
                     index, kind, one, two, lines_1, gold_1, lines_2, gold_2, expect,
                     ledger.holdings[one].snapshot(), ledger.holdings[two].snapshot(),
+                    action=action, extra=extra,
                 )  # fmt: skip
             else:
-                yield PlannedTrade(index, kind, one, two, lines_1, gold_1, lines_2, gold_2, expect)
+                trade = PlannedTrade(index, kind, one, two, lines_1, gold_1, lines_2, gold_2,
+                                     expect, action=action, extra=extra)  # fmt: skip
+            yield trade
+            if honest:
+                after = self._economy.after(trade, snapshots=self.snapshots)
+                if after is not None:
+                    yield after

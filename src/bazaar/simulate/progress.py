@@ -72,6 +72,9 @@ def summary_table(summary: SimulationSummary) -> Table:
         ("rejected", f"{summary.rejected:,}"),
     ]
     rows += [(f"  {reason}", f"{n:,}") for reason, n in summary.rejections.items()]
+    if summary.declined:
+        rows.append(("declined (as offers)", f"{summary.declined:,}"))
+    rows += [(name, f"{n:,}") for name, n in summary.economy.items()]
     rows += [
         ("failed (no answer / 5xx)", f"{summary.failed:,} / {summary.server_errors:,}"),
         ("answers unlike the model", f"{summary.diverged:,}"),

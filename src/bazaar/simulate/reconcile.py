@@ -26,15 +26,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bazaar.domain.errors import BazaarError
+from bazaar.domain.model import PlayerState
 from bazaar.domain.trading import Accepted, TradeOutcome
+from bazaar.simulate.economy_moves import ADJUSTING, DECLINED, apply_action
 from bazaar.simulate.holdings import ACCEPTED, ItemLines, Ledger
 from bazaar.simulate.plan import PlannedTrade
 from bazaar.simulate.stats import SimulationStats
 
 State = tuple[int, Mapping[int, int]]  # (gold, items) of one player after a trade
 # What the checker sends for one trade: (slot_1, slot_2, lines_1, gold_1, lines_2, gold_2,
-# expect), the plan's prediction included.
-Order = tuple[int, int, ItemLines, int, ItemLines, int, str]
+# expect, action, extra, reason), the plan's prediction and its economy action
+# (plan.PlannedTrade) included; `reason` is a grant's or consumption's (its kind), else "".
+Order = tuple[int, int, ItemLines, int, ItemLines, int, str, str, int, str]
+# What the store did with one order (economy_calls.run_orders): a trade's outcome, a
+# grant's or consumption's player state after it, None for an offer declined as planned,
+# the reason it refused the goods, or the error that refused the request.
+Result = TradeOutcome | PlayerState | str | None | BazaarError
 # What it answers: None (as predicted), a rejection reason, REFUSED (no such player), or
 # (expected_1, actual_1, expected_2, actual_2) for an accepted trade unlike the model.
 Answer = None | str | tuple[State, State, State, State]
@@ -43,14 +50,16 @@ REFUSED = ""
 
 def order_of(trade: PlannedTrade) -> Order:
     return (trade.one, trade.two, trade.lines_1, trade.gold_1, trade.lines_2, trade.gold_2,
-            trade.expect)  # fmt: skip
+            trade.expect, trade.action, trade.extra,
+            trade.kind if trade.action in ADJUSTING else "")  # fmt: skip
 
 
 def mend(ledger: Ledger, one: int, two: int, expected_1: State, actual_1: State,
          expected_2: State, actual_2: State) -> None:  # fmt: skip
     """Move both sides of an accepted trade unlike the model by (actual - expected)."""
     ledger.correct(one, expected_1, actual_1)
-    ledger.correct(two, expected_2, actual_2)
+    if two != one:  # a grant or consumption names its one player twice
+        ledger.correct(two, expected_2, actual_2)
 
 
 class Checker:
@@ -61,8 +70,23 @@ class Checker:
     def __init__(self, ledger: Ledger) -> None:
         self._ledger = ledger
 
-    def answer(self, order: Order, result: TradeOutcome | BazaarError) -> Answer:
-        one, two, lines_1, gold_1, lines_2, gold_2, expect = order
+    def answer(self, order: Order, result: Result) -> Answer:
+        one, two, lines_1, gold_1, lines_2, gold_2, expect, action, _, _ = order
+        if isinstance(result, PlayerState):  # a grant or consumption applied
+            ledger = self._ledger
+            if expect == ACCEPTED:
+                apply_action(ledger, action, one, two, lines_1, gold_1, lines_2, gold_2)
+            holding = ledger.holdings[one]
+            if expect == ACCEPTED and (holding.gold, holding.items) == (result.gold, result.items):
+                return None
+            actual = (result.gold, dict(result.items))
+            adjusted = (holding.snapshot(), actual, holding.snapshot(), actual)
+            mend(ledger, one, two, *adjusted)
+            return adjusted
+        if result is None:  # an offer declined: nothing moved
+            return None if expect == DECLINED else REFUSED
+        if isinstance(result, str):
+            return result
         if isinstance(result, Accepted):
             ledger = self._ledger
             if expect == ACCEPTED:  # as the planner applied it
@@ -97,9 +121,21 @@ class Reconciler:
     def answered(self, trade: PlannedTrade, answer: Answer) -> None:
         """A `Checker`'s answer for `trade`."""
         stats = self._stats
+        if trade.action:
+            stats.acted(trade, answer is None or isinstance(answer, tuple))
+            if trade.action in ADJUSTING:
+                if isinstance(answer, tuple):
+                    stats.diverged += 1
+                    mend(self._ledger, trade.one, trade.two, *answer)
+                elif answer is not None:
+                    self._refused(trade, answer)
+                return
         if answer is None:
             stats.statuses[200] += 1
-            stats.accepted += 1
+            if trade.expect == DECLINED:
+                stats.declined += 1
+            else:
+                stats.accepted += 1
         elif isinstance(answer, tuple):
             stats.statuses[200] += 1
             self.accepted_unlike(trade, *answer)
@@ -140,9 +176,20 @@ class Reconciler:
         if trade.expect_accepted:
             self._take_back(trade)
 
+    def _refused(self, trade: PlannedTrade, reason: str) -> None:
+        """A grant or consumption the store did not apply: take the planned one back."""
+        self._stats.diverged += 1
+        self._stats.rejections[reason or "refused"] += 1
+        self._take_back(trade)
+
     def _take_back(self, trade: PlannedTrade) -> None:
         """Undo a predicted acceptance the store did not apply (the Checker never applied
         it). Shifted, not moved back: the model may no longer hold what the trade gave."""
+        if trade.action in ADJUSTING:
+            sign = -1 if trade.action == ADJUSTING[0] else 1
+            self._ledger.shift(trade.one, sign * trade.gold_1,
+                               {i: sign * q for i, q in trade.lines_1})  # fmt: skip
+            return
         gives: dict[int, int] = {}
         for item_id, qty in trade.lines_1:
             gives[item_id] = gives.get(item_id, 0) + qty

@@ -8,10 +8,15 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bazaar.simulate.plan import PlannedTrade
 
 RECENT = 2048  # latencies behind the live p99: the last few seconds, not the whole run
 PROGRESS_EVERY = 0.1  # seconds between progress callbacks
+ECONOMY_COUNTS = ("grants", "consumptions", "offers created", "offers accepted",
+                  "offers declined", "offers countered", "offers failed")  # fmt: skip
 
 
 class SimulationError(Exception):
@@ -37,7 +42,10 @@ class SimulationStats:
     failed: int = 0  # no answer, or an answer other than 200/409 (see `statuses`)
     diverged: int = 0  # answered differently from the simulator's model
     retried: int = 0
+    declined: int = 0  # trades run as offers the addressee declined, as planned
     rejections: Counter[str] = field(default_factory=Counter)
+    # Economy actions carried out (see `acted`): grants, consumptions, offers by ending.
+    economy: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)  # seconds, every answered trade
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT))
@@ -45,6 +53,24 @@ class SimulationStats:
     trading_started: float | None = None
     finished: float | None = None
     phase: str = "creating players"
+
+    def acted(self, trade: PlannedTrade, done: bool) -> None:
+        """Count an economy action the store carried out (`done`), or an offer it refused."""
+        action, economy = trade.action, self.economy
+        if action in ("grant", "consume"):
+            if done:
+                economy["grants" if action == "grant" else "consumptions"] += 1
+            return
+        economy["offers created"] += 1
+        if action.startswith("counter"):
+            economy["offers countered"] += 1
+            economy["offers created"] += 1  # the counter-offer itself
+        if not done:
+            economy["offers failed"] += 1
+        elif action.endswith("decline"):
+            economy["offers declined"] += 1
+        else:
+            economy["offers accepted"] += 1
 
     def latency(self, seconds: float) -> None:
         self.latencies.append(seconds)
@@ -59,7 +85,7 @@ class SimulationStats:
 
     @property
     def trades_per_second(self) -> float:
-        done = self.accepted + self.rejected + self.failed
+        done = self.accepted + self.rejected + self.failed + self.declined
         return done / self.trading_seconds if self.trading_started is not None else 0.0
 
     @property
@@ -81,6 +107,8 @@ class SimulationSummary:
     diverged: int
     retried: int
     rejections: dict[str, int]
+    declined: int  # trades run as offers and declined
+    economy: dict[str, int]  # grants, consumptions, offers created/accepted/declined/...
     statuses: dict[int, int]
     create_seconds: float
     trade_seconds: float
@@ -116,6 +144,8 @@ class SimulationSummary:
             diverged=stats.diverged,
             retried=stats.retried,
             rejections=dict(stats.rejections.most_common()),
+            declined=stats.declined,
+            economy={k: stats.economy[k] for k in ECONOMY_COUNTS if stats.economy[k]},
             statuses=dict(sorted(stats.statuses.items())),
             create_seconds=(trading if trading is not None else time.perf_counter())
             - stats.started,
