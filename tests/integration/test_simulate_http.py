@@ -10,8 +10,8 @@ import pytest
 
 from bazaar.simulate import http_driver
 from bazaar.simulate.driver import run_simulation
-from bazaar.simulate.planner import TradePlanner
 from bazaar.simulate.plan import SimulationPlan
+from bazaar.simulate.planner import TradePlanner
 from bazaar.simulate.stats import SimulationStats
 from tests.support.ledger import holdings, outbox_events, supply
 from tests.support.server import running_server
