@@ -4,6 +4,7 @@ length, exploit evidence as tables, and a section per suspect and top trader."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,8 @@ from deltalake import DeltaTable, write_deltalake
 
 from bazaar.bootstrap import open_store
 from bazaar.domain.catalog import load_catalog
+from bazaar.domain.model import ItemLine, TradeRequest, TradeSide
+from bazaar.domain.offers import SERVER, OfferAction
 from bazaar.domain.trading import Rejected
 from tests.support.lake_builder import accepted, ingest, player, trade
 from tests.support.report_page import ReportPage, hosts_named, read_report
@@ -54,6 +57,20 @@ def economy(tmp_path_factory: pytest.TempPathFactory) -> Economy:
     # one-way funnel, dave its sink, a value_funnels suspect.
     for _ in range(3):
         accepted(trade(store, ids["carol"], ids["dave"], items_1=[(18, 5)], gold_1=100))
+    # Offers between alice and bob: one accepted (3 venison for 12 gold), one declined, one
+    # countered by bob and the counter declined by alice, one left open.
+    venison_for_gold = TradeRequest(
+        TradeSide(ids["bob"], (ItemLine(7, 3),)), TradeSide(ids["alice"], (), 12)
+    )
+    ask_bob = TradeRequest(TradeSide(ids["alice"], (), 2), TradeSide(ids["bob"], (ItemLine(7, 1),)))
+    deal = store.create_offer(venison_for_gold, 600)
+    store.act_on_offer(deal.offer_id, OfferAction.ACCEPT, SERVER)
+    no = store.create_offer(venison_for_gold, 600)
+    store.act_on_offer(no.offer_id, OfferAction.DECLINE, SERVER)
+    lowball = store.create_offer(ask_bob, 600)
+    counter = store.counter_offer(lowball.offer_id, venison_for_gold, 600, SERVER).counter
+    store.act_on_offer(counter.offer_id, OfferAction.DECLINE, SERVER)
+    store.create_offer(ask_bob, 600)
     states = store.players()
     ingest(store, root / "lake")
     store.close()
@@ -88,7 +105,7 @@ def test_report_charts_the_economy_with_titled_axes(economy: Economy, tmp_path: 
     assert set(page.charts) == set(page.specs), "every chart placed in the page has a spec"
     for name in ("trades_over_time", "rejections_over_time", "money_supply", "faucets_gold",
                  "faucets_items", "prices", "class_wealth", "item_velocity", "wealth_gini",
-                 "player_holdings", "player_items"):  # fmt: skip
+                 "player_holdings", "player_items", "offer_funnel"):  # fmt: skip
         assert page.charts_named(name), f"no {name} chart"
     for chart_id, spec in page.specs.items():
         layout = spec["layout"]
@@ -154,3 +171,33 @@ def test_buckets_follow_the_run_length(economy: Economy, tmp_path: Path) -> None
     assert timedelta(days=3) < end - start <= timedelta(days=3, hours=4)
     (rejections,) = long.charts_named("rejections_over_time")
     assert len(rejections["data"][0]["x"]) == 2  # two buckets, days apart
+
+
+def test_report_shows_the_offer_funnel_as_ask_economy_counts_it(
+    economy: Economy, tmp_path: Path
+) -> None:
+    out = tmp_path / "report.html"
+    page = _report(economy.lake, out)
+    html = out.read_text("utf-8")
+    assert "<a href='#offers'>offer funnel</a>" in html and "offers" in page.ids
+    section = html.split("id=offers>")[1].split("<h2")[0]
+    assert "5 offers created (counter-offers included); 1 accepted (20.0%)" in section
+    # the funnel table: each stage with its count and share of the offers created
+    for stage, count, share in (("created", 5, "100%"), ("accepted", 1, "20.0%"),
+                                ("declined", 2, "40.0%"), ("countered", 1, "20.0%"),
+                                ("expired", 0, "0.0%"), ("open", 1, "20.0%")):  # fmt: skip
+        assert f"<td>{stage}</td><td class=n>{count}</td><td>{share}</td>" in section, stage
+    (chart,) = page.charts_named("offer_funnel")
+    assert dict(zip(chart["data"][0]["y"], chart["data"][0]["x"], strict=True)) == {
+        "created": 5, "accepted": 1, "declined": 2, "countered": 1, "cancelled": 0,
+        "expired": 0, "failed": 0, "open": 1,
+    }  # fmt: skip
+    # the same figures `bazaar ask economy` gives
+    asked = subprocess.run(
+        [sys.executable, "-m", "bazaar", "ask", "economy", "--lake", str(economy.lake),
+         "--format", "json"], capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert asked.returncode == 0, asked.stderr
+    funnel = json.loads(asked.stdout)["economy"]["offer_funnel"]
+    assert funnel == {"created": 5, "accepted": 1, "declined": 2, "countered": 1,
+                      "expired": 0, "cancelled": 0, "failed": 0, "open": 1}  # fmt: skip

@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from bazaar.simulate import http_driver
@@ -103,3 +104,30 @@ def test_same_seed_sends_the_same_requests_at_any_concurrency(tmp_path: Path) ->
                 by_player.setdefault(request[side]["player_id"], []).append(request)
         recorded.append(by_player)
     assert recorded[0] == recorded[1]
+
+
+def test_with_auth_on_the_simulator_acts_with_its_server_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Grants, consumptions and offers for players need a server key: given one, the run
+    goes through; without, it stops with the API's refusal, not a traceback."""
+    from bazaar.api.auth import new_api_key
+    from bazaar.cli.main import main
+
+    key, line = new_api_key()
+    (tmp_path / "server-keys").write_text(line + "\n")
+    (tmp_path / "client-key").write_text(key + "\n")
+    url = f"sqlite:///{tmp_path / 'bazaar.db'}"
+    summary_path = tmp_path / "summary.json"
+    args = ["simulate", "--players", "20", "--trades", "300", "--seed", "2"]
+    with running_server(url, extra=["--api-key-file", str(tmp_path / "server-keys")]) as api:
+        with pytest.raises(SystemExit) as refused:
+            main([*args, "--api", api])
+        assert refused.value.code == 1
+        assert "401" in capsys.readouterr().err
+        code = main([*args, "--api", api, "--api-key-file", str(tmp_path / "client-key"),
+                     "--summary-json", str(summary_path)])  # fmt: skip
+    assert code == 0
+    done = orjson.loads(summary_path.read_bytes())
+    assert done["economy"]["grants"] > 0 and done["economy"]["offers accepted"] > 0
+    assert done["diverged"] == 0 and done["failed"] == 0

@@ -70,3 +70,23 @@ def test_suspects_flatten_any_evidence_shape() -> None:
     for column in ("ratio", "partner", "score", "evidence"):
         assert f"<th>{column}</th>" in html
     assert html.count('href="#player-2"') == 2 and 'href="#player-1"' not in html
+
+
+def test_the_offer_funnel_gives_each_ending_its_share_of_the_offers_created() -> None:
+    from bazaar.analytics.report_offers import funnel_rows
+
+    rows = funnel_rows({"created": 8, "accepted": 5, "declined": 1, "countered": 2, "open": 0})
+    shares = {r["stage"]: (r["offers"], r["share"]) for r in rows}
+    assert shares["created"] == (8, "100%")
+    assert shares["accepted"] == (5, "62.5%") and shares["countered"] == (2, "25.0%")
+    assert shares["expired"] == (0, "0.0%")  # an ending the lake has no event for counts 0
+    assert [r["stage"] for r in funnel_rows({})][1:] == [
+        "accepted",
+        "declined",
+        "countered",
+        "cancelled",
+        "expired",
+        "failed",
+        "open",
+    ]
+    assert {r["share"] for r in funnel_rows({})[1:]} == {"-"}  # no offers: no shares

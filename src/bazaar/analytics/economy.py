@@ -3,9 +3,10 @@ the run (timebuckets.py), and the players it gives a page of their own.
 
 `economy(engine, options, answers)` runs the `report_*.sql` files on either engine and
 returns plain JSON data: activity and rejections by reason per bucket, the money supply
-and item value over time, faucets and sinks, price history per item, the breakdown by
-player class, and for each chosen player (every exploit suspect, the most active traders,
-the q3/q4 holders) a holdings timeline, its items over time and its counterparties.
+and item value over time, faucets and sinks, the offer funnel (the query `ask economy`
+runs), price history per item, the breakdown by player class, and for each chosen player
+(every exploit suspect, the most active traders, the q3/q4 holders) a holdings timeline,
+its items over time and its counterparties.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bazaar.analytics.asking import AskOptions, Json, run_query
+from bazaar.analytics.economy_question import offer_funnel
 from bazaar.analytics.engines import Engine
 from bazaar.analytics.sql import Ids
 from bazaar.analytics.timebuckets import fit_buckets
@@ -88,6 +90,7 @@ def economy(engine: Engine, options: AskOptions, answers: Mapping[str, Json]) ->
         "flows": run_query(engine, "report_flows", params),
         "prices": run_query(engine, "report_prices", params),
         "classes": run_query(engine, "report_classes", options.params()),
+        "offer_funnel": offer_funnel(engine, options),
         "players": chosen,
         "player_states": players_query("report_player_states"),
         "player_items": players_query("report_player_items"),

@@ -23,7 +23,7 @@ from bazaar.analytics.engines import Engine
 from bazaar.analytics.timebuckets import fit_buckets
 from bazaar.domain.clock import EPOCH, format_instant
 
-_ENDINGS = ("accepted", "declined", "countered", "expired", "cancelled", "failed")
+OFFER_ENDINGS = ("accepted", "declined", "countered", "expired", "cancelled", "failed")
 
 
 def economy(engine: Engine, options: AskOptions) -> Json:
@@ -63,7 +63,7 @@ def economy(engine: Engine, options: AskOptions) -> Json:
             "inflation_pct": round(100 * (supply - created) / created, 2) if created else None,
             "over_time": series,
         },
-        "offer_funnel": _funnel(engine, options),
+        "offer_funnel": offer_funnel(engine, options),
         "escrow": _escrow(engine, options, buckets.width_us),
     }
 
@@ -73,10 +73,12 @@ def bucket_end(bucket_us: int, width_us: int) -> str:
     return format_instant(EPOCH + timedelta(microseconds=bucket_us + width_us))
 
 
-def _funnel(engine: Engine, options: AskOptions) -> dict[str, int]:
+def offer_funnel(engine: Engine, options: AskOptions) -> dict[str, int]:
+    """Offers created, how many reached each ending, and how many are still open (the
+    report's offer funnel section shows the same)."""
     row = run_query(engine, "offer_funnel", options.params())[0]
-    funnel = {name: int(row[name] or 0) for name in ("created", *_ENDINGS)}
-    funnel["open"] = funnel["created"] - sum(funnel[name] for name in _ENDINGS)
+    funnel = {name: int(row[name] or 0) for name in ("created", *OFFER_ENDINGS)}
+    funnel["open"] = funnel["created"] - sum(funnel[name] for name in OFFER_ENDINGS)
     return funnel
 
 

@@ -16,6 +16,7 @@ from bazaar.analytics.asking import Json
 from bazaar.analytics.charts import ChartBook, axis, bars, layout, line, step, time_axis
 from bazaar.analytics.html_tables import fmt, suspect_rows, table
 from bazaar.analytics.questions import QUESTIONS
+from bazaar.analytics.report_offers import offer_funnel_section
 from bazaar.analytics.report_players import player_pages
 from bazaar.analytics.timebuckets import TimeBuckets, instant
 
@@ -260,9 +261,9 @@ def _answers(
 
 
 _NAV = (("activity", "activity"), ("rejections", "rejections"), ("supply", "money supply"),
-        ("flows", "faucets and sinks"), ("prices", "prices"), ("classes", "classes"),
-        ("velocity", "velocity"), ("gini", "inequality"), ("traders", "traders"),
-        ("exploits", "exploits"), ("players", "players"))  # fmt: skip
+        ("flows", "faucets and sinks"), ("offers", "offer funnel"), ("prices", "prices"),
+        ("classes", "classes"), ("velocity", "velocity"), ("gini", "inequality"),
+        ("traders", "traders"), ("exploits", "exploits"), ("players", "players"))  # fmt: skip
 
 
 def render_report(
@@ -299,7 +300,8 @@ def render_report(
             html.append(_card(f"{qid}: {QUESTIONS[qid].title}", answers[qid]))
     html.append("</div>")
     if tb is not None:
-        html += [_activity(book, eco, tb), _supply(book, eco, tb), _prices(book, eco, tb),
+        html += [_activity(book, eco, tb), _supply(book, eco, tb),
+                 offer_funnel_section(book, eco.get("offer_funnel")), _prices(book, eco, tb),
                  _classes(book, eco)]  # fmt: skip
     else:
         html.append('<p class="muted">The lake holds no events yet: no series to chart.</p>')

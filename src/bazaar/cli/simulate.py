@@ -29,11 +29,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             " playing the kind's variant n: gold funnels (small_gifts, large_gifts,"
             " mule_tree, overpaid, partial_return), wash trading (pair, ring of 3-5, split,"
             " varying) and lopsided trading (moderate, extreme_spread); --truth names every"
-            " participant and its role. The same --seed sends the same request sequence."
+            " participant and its role. Honest residents also live off the game: after"
+            " --grant-rate of their trades they get a quest reward or loot (grants) or pay"
+            " for a repair or crafting (consumptions), and --offer-rate of their trades go"
+            " through an escrowed offer (mostly accepted, some declined, some countered by"
+            " the addressee and then accepted or declined); 0 turns either off. Over HTTP"
+            " these need a server key when the API has auth on (--api-key-file)."
+            " The same --seed sends the same request sequence."
             " Ctrl-C stops cleanly and prints the summary."
         ),
         example="bazaar simulate --api http://127.0.0.1:8000 --players 1000 --trades 10000"
-        " --concurrency 64 --exploiters 2 --truth truth.json",
+        " --concurrency 64 --exploiters 2 --grant-rate 0.1 --offer-rate 0.2 --truth truth.json",
     )
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--api", metavar="URL", help="the trade API, e.g. http://127.0.0.1:8000")
@@ -59,6 +65,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="kinds (gold_funnel, wash_trading, lopsided_trader; or funnel, wash, lopsided) or"
         " KIND:VARIANT, comma separated, e.g. funnel:mule_tree,wash (default all)",
     )  # fmt: skip
+    p.add_argument(
+        "--grant-rate", type=float, default=0.1, metavar="G",
+        help="share of honest trades followed by a quest reward, loot, repair or crafting"
+        " cost (default 0.1; 0: none)",
+    )  # fmt: skip
+    p.add_argument(
+        "--offer-rate", type=float, default=0.2, metavar="O",
+        help="share of honest trades made through an escrowed offer, with declines and"
+        " counter-offers (default 0.2; 0: none)",
+    )  # fmt: skip
+    p.add_argument(
+        "--api-key-file", type=Path, metavar="PATH",
+        help="file holding a server key (its first line), for an API with auth on",
+    )  # fmt: skip
     p.add_argument("--truth", type=Path, metavar="PATH", help="write who the exploiters are")
     p.add_argument("--summary-json", type=Path, metavar="PATH", help="write the summary as JSON")
     p.set_defaults(func=run)
@@ -81,9 +101,11 @@ def run(args: argparse.Namespace) -> int:
         plan = SimulationPlan(
             players=args.players, trades=args.trades, seed=args.seed, exploiters=args.exploiters,
             exploit_kinds=parse_exploit_kinds(args.exploit_kinds),
+            grant_rate=args.grant_rate, offer_rate=args.offer_rate,
         )  # fmt: skip
     except ValueError as exc:
         fail(str(exc))
+    api_key = _read_api_key(args.api_key_file) if args.api_key_file is not None else None
     target: str | Store = args.api if args.api is not None else _open_store(args)
     stop = threading.Event()
     previous = _stop_on_ctrl_c(stop)
@@ -91,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         with LiveProgress(console, players=plan.players, trades=plan.trades) as live:
             summary = run_simulation(
                 target, plan, concurrency=args.concurrency, rate=args.rate, progress=live.update,
-                stop=stop,
+                stop=stop, api_key=api_key,
             )  # fmt: skip
     except (SimulationError, ValueError) as exc:
         fail(str(exc), code=1)
@@ -109,6 +131,16 @@ def run(args: argparse.Namespace) -> int:
     if summary.interrupted:
         return 130
     return 1 if summary.failed else 0
+
+
+def _read_api_key(path: Path) -> str:
+    try:
+        lines = path.read_text("utf-8").split()
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read the server key from {path}: {exc}")
+    if not lines:
+        fail(f"{path} holds no server key")
+    return lines[0]
 
 
 def _open_store(args: argparse.Namespace) -> Store:
