@@ -9,6 +9,10 @@ Each run uses a fresh SQLite file. Three figures, median of --runs runs:
     .venv/bin/python benchmarks/simulate.py
     .venv/bin/python benchmarks/simulate.py --http-trades 20000 --in-process-trades 100000
     .venv/bin/python benchmarks/simulate.py --only in-process      # the 50k trades/s target
+    .venv/bin/python benchmarks/simulate.py --only in-process --grant-rate 0 --offer-rate 0
+
+--grant-rate / --offer-rate (default: the simulator's, 0.1 / 0.2) set the honest players'
+grants, consumptions and offers; 0 and 0 give plain trades only, to compare.
 """
 
 from __future__ import annotations
@@ -91,6 +95,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1000, help="in-process group-commit size")
     ap.add_argument("--exploiters", type=int, default=2)
     ap.add_argument("--processes", type=int, default=2, help="in-process: 2 = store forked")
+    ap.add_argument("--grant-rate", type=float, default=SimulationPlan().grant_rate)
+    ap.add_argument("--offer-rate", type=float, default=SimulationPlan().offer_rate)
     ap.add_argument("--only", choices=("http", "in-process", "plan"), action="append",
                     help="run only these figures (repeatable); default all three")  # fmt: skip
     args = ap.parse_args()
@@ -98,7 +104,8 @@ def main() -> None:
 
     http, local, planning = [], [], []
     for run in range(1, args.runs + 1):
-        common = {"players": args.players, "seed": run, "exploiters": args.exploiters}
+        common = {"players": args.players, "seed": run, "exploiters": args.exploiters,
+                  "grant_rate": args.grant_rate, "offer_rate": args.offer_rate}  # fmt: skip
         line = [f"run {run}:"]
         if "http" in only:
             h = over_http(SimulationPlan(trades=args.http_trades, **common), args.workers,
@@ -115,7 +122,9 @@ def main() -> None:
             local.append(s)
             line.append(
                 f"in-process {s.trades_per_second:,.0f} trades/s (diverged {s.diverged},"
-                f" failed {s.failed}, players {s.players / s.create_seconds:,.0f}/s)"
+                f" failed {s.failed}, players {s.players / s.create_seconds:,.0f}/s,"
+                f" grants {s.economy.get('grants', 0)}, consumptions"
+                f" {s.economy.get('consumptions', 0)}, offers {s.economy.get('offers created', 0)})"
             )
         if "plan" in only:
             planning.append(
@@ -130,7 +139,8 @@ def main() -> None:
     print(
         f"\nmedian of {args.runs}: players={args.players} workers={args.workers}"
         f" c={args.concurrency} batch={args.batch} processes={args.processes}"
-        f" exploiters={args.exploiters}"
+        f" exploiters={args.exploiters} grant-rate={args.grant_rate}"
+        f" offer-rate={args.offer_rate}"
     )
     if http:
         print(

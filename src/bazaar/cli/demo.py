@@ -29,8 +29,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description=(
             "Start the trade API on a free port with the embedded SQLite store and the lake"
             " follower, create players and drive a simulated economy through HTTP (with"
-            " labelled exploiters), wait until the Delta lake holds every event, answer the"
-            " four business questions, run the exploit detectors (and say whether each"
+            " labelled exploiters, and honest players who earn quest rewards and loot, pay for"
+            " repairs and crafting, and trade through escrowed offers with counter-offers),"
+            " wait until the Delta lake holds every event, answer the"
+            " four business questions and the economy's (faucets and sinks, money supply,"
+            " offer funnel), run the exploit detectors (and say whether each"
             " labelled exploiter was caught), and write an HTML report. Everything goes under"
             " DATA_DIR/demo/, which the demo empties first."
         ),
@@ -41,6 +44,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--exploiters", type=int, default=1,
                    help="groups of bad actors per kind, n-th plays variant n (1)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="default 0")
+    p.add_argument(
+        "--grant-rate",
+        type=float,
+        default=0.1,
+        metavar="G",
+        help="share of honest trades followed by a grant or consumption (0.1)",
+    )
+    p.add_argument("--offer-rate", type=float, default=0.2, metavar="O",
+                   help="share of honest trades made through an offer (0.2)")  # fmt: skip
     p.add_argument("--concurrency", type=int, default=64, help="requests in flight (default 64)")
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
                    help="default ./bazaar-data")  # fmt: skip
@@ -63,8 +75,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         plan = SimulationPlan(
-            players=args.players, trades=args.trades, seed=args.seed, exploiters=args.exploiters
-        )
+            players=args.players, trades=args.trades, seed=args.seed, exploiters=args.exploiters,
+            grant_rate=args.grant_rate, offer_rate=args.offer_rate,
+        )  # fmt: skip
     except ValueError as exc:
         fail(str(exc))
     configure_logging(args.log_format or "text", args.log_level or "warning")
@@ -87,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
     total = time.perf_counter() - started
     out.print(summary_table(result.simulation))
     print_answers(out, {q: result.answers[q] for q in ("q1", "q2", "q3", "q4")})
+    if "economy" in result.answers:
+        _print_economy(result.answers["economy"])
     out.print(_detections(result.caught, result.honest_flagged))
     if "against_truth" in result.answers["exploits"]:
         from bazaar.analytics.evidence import truth_table
@@ -101,6 +116,17 @@ def run(args: argparse.Namespace) -> int:
     if args.keep_serving:
         _keep_serving(result.paths.store, result.paths.lake, port)
     return 0 if result.all_caught and conserved and result.simulation.server_errors == 0 else 1
+
+
+def _print_economy(answer: object) -> None:
+    """Faucets and sinks, the money supply and the offer funnel, as `bazaar ask economy`
+    gives them (the supply over time is in the report)."""
+    from bazaar.analytics.render import answer_tables
+
+    for table in answer_tables("economy", answer):
+        if table.title != "economy / gold supply over time":
+            out.print(table)
+            out.print()
 
 
 def _detections(caught: list[dict[str, object]], honest_flagged: list[int]) -> Table:

@@ -1,7 +1,7 @@
 """Carrying out a batch of planned orders straight on a Store (the in-process drivers).
 
-Plain trades keep going to `Store.execute_trades` in runs (group commit); an economy
-action between them is its own store call, in plan order, through the store's ports: a
+Plain trades keep going to `Store.execute_trades` in batches (group commit); an economy
+action among them is its own store call, through the store's ports: a
 grant or consumption (`Economy.adjust`), an offer from creation to its end
 (`OfferBook.create_offer` / `counter_offer` / `act_on_offer`, acting as the server).
 """
@@ -30,28 +30,34 @@ from bazaar.store.base import Store
 
 def run_orders(store: Store, request: TradeRequests, ids: list[int],
                orders: list[Order]) -> list[Result]:  # fmt: skip
-    """What the store did with each order, in order."""
-    results: list[Result] = []
-    run: list[Order] = []
+    """What the store did with each order, in order.
 
-    def flush() -> None:
-        if run:
-            calls = [(request(*order[:6]), None) for order in run]
-            results.extend(store.execute_trades(calls))
-            run.clear()
-
-    for order in orders:
-        if not order[7]:
-            run.append(order)
+    Orders of different players commute, so each order goes to the earliest step after
+    every earlier order of its players: even steps are one `execute_trades` batch each,
+    odd steps the economy actions, one store call each in plan order. Every player's orders
+    still run in plan order, and trades keep big group-commit batches around actions."""
+    last: dict[int, int] = {}  # each slot's step so far
+    steps: dict[int, list[int]] = {}  # step -> positions in `orders`
+    for n, order in enumerate(orders):
+        after = max(last.get(order[0], 0), last.get(order[1], 0))
+        step = after + (after % 2 if not order[7] else 1 - after % 2)
+        steps.setdefault(step, []).append(n)
+        last[order[0]] = last[order[1]] = step
+    results: list[Result] = [None] * len(orders)
+    for step in sorted(steps):
+        positions = steps[step]
+        if step % 2 == 0:
+            calls = [(request(*orders[n][:6]), None) for n in positions]
+            for n, outcome in zip(positions, store.execute_trades(calls), strict=True):
+                results[n] = outcome
             continue
-        flush()
-        try:
-            results.append(_act(store, request, ids, order))
-        except GoodsUnavailable as exc:
-            results.append(exc.reason)
-        except BazaarError as exc:
-            results.append(exc)
-    flush()
+        for n in positions:
+            try:
+                results[n] = _act(store, request, ids, orders[n])
+            except GoodsUnavailable as exc:
+                results[n] = exc.reason
+            except BazaarError as exc:
+                results[n] = exc
     return results
 
 

@@ -74,8 +74,10 @@ class EconomyMoves:
         lines: ItemLines = ()
         gold = 0
         action = GRANT
+        # Gold rewards and costs grow with the purse, as higher-level quests and finer gear
+        # do: a flat amount would vanish in the rich classes' fortunes.
         if reason == "quest_reward":
-            gold = rng.randint(20, 250)
+            gold = rng.randint(20, 250) + round(holding.gold * rng.uniform(0.005, 0.03))
             if self._loot and rng.random() < 0.3:
                 lines = ((rng.choice(self._loot), 1),)
         elif reason == "loot":
@@ -85,7 +87,9 @@ class EconomyMoves:
                 gold = rng.randint(5, 50)
         elif reason == "repair":
             action = CONSUME
-            gold = min(holding.gold, rng.randint(10, 150))
+            gold = min(
+                holding.gold, rng.randint(10, 150) + round(holding.gold * rng.uniform(0.002, 0.02))
+            )
         else:
             action = CONSUME
             if holding.items:
