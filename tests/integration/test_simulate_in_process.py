@@ -90,6 +90,9 @@ def test_the_store_agrees_with_the_simulator_and_nothing_is_created(
         kinds = Counter(e["event_type"] for e in outbox_events(store))
         assert kinds["goods_granted"] == economy["grants"]
         assert kinds["offer_created"] == economy["offers created"]
+        # the few left to expire were swept at their deadline, their holds released
+        assert kinds["offer_expired"] == economy["offers expired"] == 4
+        assert economy["offers left to expire"] == 4
     finally:
         store.close()
 

@@ -19,8 +19,8 @@ import time
 from collections.abc import Iterator
 
 from bazaar.domain.model import NewPlayer
-from bazaar.simulate.economy_calls import run_orders
-from bazaar.simulate.economy_moves import ADJUSTING
+from bazaar.simulate.economy_calls import expire_left_offers, run_orders
+from bazaar.simulate.economy_moves import NOT_TRADES
 from bazaar.simulate.pipeline import StoreWorkerFailed, run_pipelined
 from bazaar.simulate.plan import PlannedTrade, SimulationPlan, TradeRequests
 from bazaar.simulate.planner import TradePlanner
@@ -149,6 +149,11 @@ def simulate_in_process(
             _tally_answers(stats, reconcile, chunk, answers, elapsed / len(chunk))
             tick()
     stats.finished = time.perf_counter()
+    left = stats.economy["offers left to expire"]
+    if left and not stopped.is_set():  # after the trading time: a wait, not work
+        stats.phase = "waiting for offers to expire"
+        tick(force=True)
+        stats.economy["offers expired"] += expire_left_offers(store, left)
     stats.phase = "done"
     tick(force=True)
     return SimulationSummary.of(
@@ -179,7 +184,7 @@ def _tally_answers(
     per_trade: float,
 ) -> None:
     for trade, answer in zip(chunk, answers, strict=True):
-        if trade.action not in ADJUSTING:  # trades, and trades run as offers
+        if trade.action not in NOT_TRADES:  # trades, and trades run as offers
             stats.sent += 1
             stats.latency(per_trade)
         reconcile.answered(trade, answer)

@@ -8,6 +8,7 @@ grant or consumption (`Economy.adjust`), an offer from creation to its end
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from bazaar.domain.errors import BazaarError, GoodsUnavailable
@@ -19,8 +20,10 @@ from bazaar.simulate.economy_moves import (
     ADJUSTING,
     COUNTER_ACCEPT,
     COUNTER_DECLINE,
+    EXPIRY_SECONDS,
     GRANT,
     OFFER_ACCEPT,
+    OFFER_EXPIRE,
     OFFER_TTL_SECONDS,
 )
 from bazaar.simulate.plan import TradeRequests
@@ -68,6 +71,9 @@ def _act(store: Store, request: TradeRequests, ids: list[int], order: Order) -> 
         items = tuple(ItemLine(i, q) for i, q in lines_1)
         return store.adjust(Adjustment(kind, ids[one], items, gold_1, reason)).player
     deal = request(one, two, lines_1, gold_1, lines_2, gold_2)
+    if action == OFFER_EXPIRE:
+        store.create_offer(deal, EXPIRY_SECONDS)
+        return None
     if action not in (COUNTER_ACCEPT, COUNTER_DECLINE):
         offer = store.create_offer(deal, OFFER_TTL_SECONDS)
         ending = OfferAction.ACCEPT if action == OFFER_ACCEPT else OfferAction.DECLINE
@@ -98,3 +104,16 @@ def _ended(trade: TradeOutcome | None, *, swap: bool) -> Result:
             return replace(trade, player_1=trade.player_2, player_2=trade.player_1)
         return trade
     return trade.reason.value
+
+
+def expire_left_offers(store: Store, expected: int, *, timeout: float = 10.0) -> int:
+    """Wait for the offers left to expire and record their expiry (as the serve process's
+    sweeper does); how many were recorded. The run's last order made the last of them."""
+    recorded = 0
+    deadline = time.monotonic() + timeout
+    time.sleep(EXPIRY_SECONDS)
+    while recorded < expected and time.monotonic() < deadline:
+        recorded += store.expire_due_offers()
+        if recorded < expected:
+            time.sleep(0.1)
+    return recorded

@@ -11,7 +11,9 @@ detectors' truth, stay as the exploit script plans them.
 Every choice comes from its own generator (seed, "economy"), and each action is planned
 against the model like a trade, so the request sequence is still a function of the seed.
 An offer runs from creation to its end in one go, so its escrow is over before the next
-action of either player: the model never has to plan around held goods.
+action of either player: the model never has to plan around held goods. The few offers
+left to expire come after every other order, each by another player, and the drivers wait
+for the store to record their expiry (`EXPIRY_SECONDS`) before the run ends.
 """
 
 from __future__ import annotations
@@ -24,10 +26,15 @@ from bazaar.simulate.plan import PlannedTrade
 GRANT, CONSUME = "grant", "consume"
 OFFER_ACCEPT, OFFER_DECLINE = "offer_accept", "offer_decline"
 COUNTER_ACCEPT, COUNTER_DECLINE = "counter_accept", "counter_decline"
-OFFERS = (OFFER_ACCEPT, OFFER_DECLINE, COUNTER_ACCEPT, COUNTER_DECLINE)
+OFFER_EXPIRE = "offer_expire"  # made at the very end of the run and left to expire
+OFFERS = (OFFER_ACCEPT, OFFER_DECLINE, COUNTER_ACCEPT, COUNTER_DECLINE, OFFER_EXPIRE)
 ADJUSTING = (GRANT, CONSUME)
 ACTIONS = (*ADJUSTING, *OFFERS)
+NOT_TRADES = (*ADJUSTING, OFFER_EXPIRE)  # actions that are no planned trade's
 DECLINED = "declined"  # the `expect` of an offer the plan has declined: nothing moves
+EXPIRED = "expired"  # ... and of one left to expire
+LEFT_TO_EXPIRE = 0.01  # of the offers a run makes, this share more is left to expire
+EXPIRY_SECONDS = 1  # their time to live: the run waits that long for them at its end
 # Cumulative shares of an offer's ending, and of the faucet or sink met after a trade.
 OFFER_ENDINGS = ((0.62, OFFER_ACCEPT), (0.77, OFFER_DECLINE), (0.92, COUNTER_ACCEPT),
                  (1.0, COUNTER_DECLINE))  # fmt: skip
@@ -108,6 +115,26 @@ class EconomyMoves:
         after = holding.snapshot()
         return PlannedTrade(trade.index, reason, slot, slot, lines, gold, (), 0, ACCEPTED,
                             after, after, action=action)  # fmt: skip
+
+    def left_to_expire(self, trades: int, honest: list[int], index: int) -> list[PlannedTrade]:
+        """The offers of the run's end that nobody answers: one unit of something the
+        creator holds, for its catalog value in gold, each by a different honest player."""
+        count = round(trades * self._offer_rate * LEFT_TO_EXPIRE)
+        if not count or len(honest) < 2:
+            return []
+        rng, holdings, values = self._rng, self._ledger.holdings, self._ledger.values
+        creators = [s for s in rng.sample(honest, min(len(honest), 4 * count))
+                    if holdings[s].items][:count]  # fmt: skip
+        offers = []
+        for one in creators:
+            two = rng.choice(honest)
+            while two == one:
+                two = rng.choice(honest)
+            item = rng.choice(sorted(holdings[one].items))
+            price = max(1, values[item])
+            offers.append(PlannedTrade(index, "offer", one, two, ((item, 1),), 0, (), price,
+                                       EXPIRED, action=OFFER_EXPIRE))  # fmt: skip
+        return offers
 
 
 def declines(action: str) -> bool:

@@ -25,8 +25,11 @@ from bazaar.simulate.economy_moves import (
     ADJUSTING,
     COUNTER_ACCEPT,
     COUNTER_DECLINE,
+    EXPIRY_SECONDS,
     GRANT,
+    NOT_TRADES,
     OFFER_ACCEPT,
+    OFFER_EXPIRE,
     OFFER_TTL_SECONDS,
 )
 from bazaar.simulate.holdings import ItemLines
@@ -94,6 +97,7 @@ class _HttpRun:
         self.concurrency = max(1, concurrency)
         self.rate = rate if rate and rate > 0 else None
         self.stop = stop
+        self.expiring: list[int] = []  # ids of the offers left to expire
 
     async def catalog(self) -> Catalog:
         try:
@@ -173,13 +177,14 @@ class _HttpRun:
                 reconcile.failed(trade)
 
         async def act(trade: PlannedTrade) -> None:
-            if trade.action not in ADJUSTING:
+            a_trade = trade.action not in NOT_TRADES
+            if a_trade:
                 stats.sent += 1
             began = time.perf_counter()
             answer = await self.economy_action(trade, ids)
-            if trade.action not in ADJUSTING:
+            if a_trade:
                 stats.latency(time.perf_counter() - began)
-            if answer == REFUSED and trade.action not in ADJUSTING:
+            if answer == REFUSED and a_trade:
                 reconcile.failed(trade)
                 return
             reconcile.answered(trade, answer)
@@ -225,17 +230,21 @@ class _HttpRun:
                 return None
             return (expected, after, expected, after)
         counter = trade.action in (COUNTER_ACCEPT, COUNTER_DECLINE)
+        expiring = trade.action == OFFER_EXPIRE
         offer = {
             "from_player_id": one,
             "to_player_id": two,
             "gives": _goods(trade.lines_1, trade.gold_1),
             "wants": _goods(trade.lines_2, trade.gold_2 + trade.extra),
-            "expires_in": OFFER_TTL_SECONDS,
+            "expires_in": EXPIRY_SECONDS if expiring else OFFER_TTL_SECONDS,
         }
         status, answer, _ = await self._post("/offers", orjson.dumps(offer))
         if status != 201:
             return _refusal(status, answer)
         offer_id = int(orjson.loads(answer)["offer_id"])
+        if expiring:
+            self.expiring.append(offer_id)
+            return None
         if counter:  # the addressee asks for the deal itself instead
             body = {
                 "gives": _goods(trade.lines_2, trade.gold_2),
@@ -251,6 +260,30 @@ class _HttpRun:
         if status != 200:
             return _refusal(status, answer)
         return None  # as planned: the answer names no states to check against
+
+    async def expired(self, timeout: float = 10.0) -> int:
+        """Wait until the server's sweeper has recorded the expiry of every offer left to
+        expire (an offer reads expired at its deadline; `resolved_at` says it is recorded,
+        its event written); how many were."""
+        waiting = list(self.expiring)
+        deadline = time.monotonic() + timeout
+        await asyncio.sleep(EXPIRY_SECONDS)
+        while waiting and time.monotonic() < deadline:
+            still = []
+            for offer_id in waiting:
+                try:
+                    async with self.session.get(
+                        f"{self.url}/offers/{offer_id}", headers=self.headers
+                    ) as resp:
+                        doc = orjson.loads(await resp.read()) if resp.status == 200 else {}
+                except (TimeoutError, aiohttp.ClientError):
+                    doc = {}
+                if doc.get("resolved_at") is None:
+                    still.append(offer_id)
+            waiting = still
+            if waiting:
+                await asyncio.sleep(0.2)
+        return len(self.expiring) - len(waiting)
 
 
 async def _report(progress: Progress, stats: SimulationStats) -> None:
@@ -287,8 +320,13 @@ async def simulate_over_http(
             stats.phase = "trading"
             if not stopped.is_set():
                 await run.trade(planner, ids)
+            stats.finished = time.perf_counter()
+            if run.expiring and not stopped.is_set():  # after the trading time: a wait
+                stats.phase = "waiting for offers to expire"
+                stats.economy["offers expired"] += await run.expired()
     finally:
-        stats.finished = time.perf_counter()
+        if stats.finished is None:
+            stats.finished = time.perf_counter()
         stats.phase = "done"
         if reporter is not None:
             reporter.cancel()

@@ -129,3 +129,4 @@ class TradePlanner:
                 after = self._economy.after(trade, snapshots=self.snapshots)
                 if after is not None:
                     yield after
+        yield from self._economy.left_to_expire(self.plan.trades, self.honest, self.plan.trades)

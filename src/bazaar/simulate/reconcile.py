@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from bazaar.domain.errors import BazaarError
 from bazaar.domain.model import PlayerState
 from bazaar.domain.trading import Accepted, TradeOutcome
-from bazaar.simulate.economy_moves import ADJUSTING, DECLINED, apply_action
+from bazaar.simulate.economy_moves import ADJUSTING, DECLINED, EXPIRED, apply_action
 from bazaar.simulate.holdings import ACCEPTED, ItemLines, Ledger
 from bazaar.simulate.plan import PlannedTrade
 from bazaar.simulate.stats import SimulationStats
@@ -83,8 +83,8 @@ class Checker:
             adjusted = (holding.snapshot(), actual, holding.snapshot(), actual)
             mend(ledger, one, two, *adjusted)
             return adjusted
-        if result is None:  # an offer declined: nothing moved
-            return None if expect == DECLINED else REFUSED
+        if result is None:  # an offer declined, or made to expire: nothing moved
+            return None if expect in (DECLINED, EXPIRED) else REFUSED
         if isinstance(result, str):
             return result
         if isinstance(result, Accepted):
@@ -134,7 +134,7 @@ class Reconciler:
             stats.statuses[200] += 1
             if trade.expect == DECLINED:
                 stats.declined += 1
-            else:
+            elif trade.expect != EXPIRED:
                 stats.accepted += 1
         elif isinstance(answer, tuple):
             stats.statuses[200] += 1

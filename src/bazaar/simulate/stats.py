@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 RECENT = 2048  # latencies behind the live p99: the last few seconds, not the whole run
 PROGRESS_EVERY = 0.1  # seconds between progress callbacks
 ECONOMY_COUNTS = ("grants", "consumptions", "offers created", "offers accepted",
-                  "offers declined", "offers countered", "offers failed")  # fmt: skip
+                  "offers declined", "offers countered", "offers left to expire",
+                  "offers expired", "offers failed")  # fmt: skip
 
 
 class SimulationError(Exception):
@@ -62,6 +63,9 @@ class SimulationStats:
                 economy["grants" if action == "grant" else "consumptions"] += 1
             return
         economy["offers created"] += 1
+        if action == "offer_expire":
+            economy["offers left to expire" if done else "offers failed"] += 1
+            return
         if action.startswith("counter"):
             economy["offers countered"] += 1
             economy["offers created"] += 1  # the counter-offer itself
