@@ -30,6 +30,7 @@ from bazaar.lake.follower import LakeFollower
 from bazaar.simulate.driver import run_simulation
 from bazaar.simulate.plan import SimulationPlan
 from bazaar.simulate.stats import Progress, SimulationSummary
+from bazaar.store.expiry import ExpirySweeper
 from bazaar.store.sqlite import SQLiteStore
 
 # Which detector should name which labelled exploiter (by its kind, in every role).
@@ -136,12 +137,19 @@ def run_showcase(
     try:
         follower = LakeFollower(store, paths.lake).start()
         try:
-            with EmbeddedServer(store, port, lake=str(paths.lake)) as url:
-                say(f"API on {url}, lake follower on {paths.lake}")
-                say(f"live dashboard while it runs: {url}/dashboard")
-                with _phase(phases, "simulate (HTTP)"):
-                    simulation = run_simulation(url, plan, concurrency=concurrency,
-                                                progress=progress)  # fmt: skip
+            # As `bazaar serve` does: offers expire on time, on a store of the sweeper's own.
+            sweeper_store = SQLiteStore(paths.store, catalog)
+            expiry = ExpirySweeper(sweeper_store).start()
+            try:
+                with EmbeddedServer(store, port, lake=str(paths.lake)) as url:
+                    say(f"API on {url}, lake follower on {paths.lake}")
+                    say(f"live dashboard while it runs: {url}/dashboard")
+                    with _phase(phases, "simulate (HTTP)"):
+                        simulation = run_simulation(url, plan, concurrency=concurrency,
+                                                    progress=progress)  # fmt: skip
+            finally:
+                expiry.stop()
+                sweeper_store.close()
             say("waiting for the lake to hold every event")
             with _phase(phases, "lake catch-up"):
                 head = store.outbox_head()
