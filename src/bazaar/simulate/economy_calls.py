@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from bazaar.domain.errors import BazaarError, GoodsUnavailable
+from bazaar.domain.errors import BazaarError, GoodsUnavailable, StoreUnavailable
 from bazaar.domain.grants import Adjustment, AdjustmentKind
 from bazaar.domain.model import ItemLine, TradeRequest, TradeSide
 from bazaar.domain.offers import SERVER, OfferAction
@@ -59,7 +59,9 @@ def run_orders(store: Store, request: TradeRequests, ids: list[int],
                 results[n] = _act(store, request, ids, orders[n])
             except GoodsUnavailable as exc:
                 results[n] = exc.reason
-            except BazaarError as exc:
+            except StoreUnavailable:
+                raise  # ends the run, as a failing trade batch does
+            except BazaarError as exc:  # refused (no such player, an offer not open)
                 results[n] = exc
     return results
 
