@@ -119,12 +119,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_economy(answer: object) -> None:
-    """Faucets and sinks, the money supply and the offer funnel, as `bazaar ask economy`
-    gives them (the supply over time is in the report)."""
+    """Faucets and sinks, the money supply, the offer funnel and escrow, as `bazaar ask
+    economy` gives them (the series over time are in the report)."""
     from bazaar.analytics.render import answer_tables
 
     for table in answer_tables("economy", answer):
-        if table.title != "economy / gold supply over time":
+        if not str(table.title).endswith("over time"):
             out.print(table)
             out.print()
 
