@@ -63,6 +63,8 @@ def small_disk(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Small
     # writes (ingest records its consumer position there), so the error is the store's.
     disk = SmallDisk(tmp_path / f"disk-{uuid.uuid4().hex[:6]}", getattr(request, "param", SMALL))
     if disk.refused is not None:
+        if os.geteuid() == 0:  # CI runs as root: a refused mount there is a failure, not a skip
+            pytest.fail(f"root could not mount a small tmpfs: {disk.refused}")
         pytest.skip(f"mounting a small tmpfs needs root (CI runs as root): {disk.refused}")
     try:
         yield disk
