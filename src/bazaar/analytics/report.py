@@ -138,10 +138,9 @@ def _supply(book: ChartBook, eco: Mapping[str, Any], tb: TimeBuckets) -> str:
                   yaxis2=axis("item value (gold pieces)", overlaying="y", side="right",
                               rangemode="tozero"))),
         "<h2 id=flows>Faucets and sinks</h2><p class=muted>What adds supply to the game "
-        "(faucets) and what takes it out (sinks), as logged events. Player creation is the "
-        "only faucet so far and the game has no sinks yet; grants, consumptions and fees "
-        "appear here when they exist. Trades move value between players and change no "
-        "total.</p>",
+        "(faucets) and what takes it out (sinks), as logged events: player creation and "
+        "grants (by reason) add, consumptions (by reason) and trade fees remove. Trades "
+        "move value between players and change no total.</p>",
         book.chart("faucets_gold", [bars(f, fx, fy) for f, (fx, fy) in per_flow.items()],
                    layout(f"Gold added (+) or removed (-) per {tb.label}", time_axis(tb),
                           axis(f"gold pieces per {tb.label}"), barmode="relative")),
